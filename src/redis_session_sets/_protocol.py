@@ -1,0 +1,49 @@
+"""What the sans-IO core asks the sync and async shells to send.
+
+An operation of the core is a generator: it yields requests, receives each reply, and
+returns the operation's result. The shells (``_store.py``) only send and receive, so
+the logic of every operation exists once, whatever the client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from ._scripts import Script
+
+T = TypeVar("T")
+
+Arg = str | int | bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    """One plain Redis command, e.g. ``("HGETALL", key)``."""
+
+    args: tuple[Arg, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ScriptCall:
+    """Run a script with EVALSHA (EVAL when the server answers NOSCRIPT)."""
+
+    script: Script
+    keys: tuple[str, ...]
+    args: tuple[Arg, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Emit:
+    """Not a request: values an iterating operation hands to its caller."""
+
+    values: list[str]
+
+
+Request = Command | ScriptCall
+
+# An operation: yields requests, is sent their replies, returns a T.
+Operation = Generator[Request, Any, T]
+# An iteration: like an operation, but also yields Emit values to the caller.
+Iteration = Generator[Request | Emit, Any, None]

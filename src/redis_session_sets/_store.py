@@ -1,0 +1,276 @@
+"""``Store`` and ``AsyncStore``: thin shells that send what the core asks for.
+
+All logic lives in ``_core.StoreCore``; a shell only turns a request into a redis-py
+call (EVALSHA, with EVAL when the server answers NOSCRIPT), wraps Redis failures into
+``SessionStoreError`` and feeds the reply back. The two shells mirror each other line by
+line and differ only in ``await``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import redis
+import redis.asyncio
+from redis.exceptions import NoScriptError, RedisError
+
+from ._core import MaxAge, StoreCore
+from ._errors import SessionStoreError
+from ._protocol import Command, Emit, Iteration, Operation, Request
+from ._types import SessionInfo
+
+T = TypeVar("T")
+
+SyncClient = redis.Redis | redis.RedisCluster
+AsyncClient = redis.asyncio.Redis | redis.asyncio.RedisCluster
+
+
+def _failure(request: Request, error: BaseException) -> SessionStoreError:
+    what = request.args[0] if isinstance(request, Command) else request.script.name
+    what = what.decode() if isinstance(what, bytes) else str(what)
+    return SessionStoreError(f"Redis failed on {what}: {error}")
+
+
+class _StoreBase:
+    """What both shells share: the core and the methods that need no Redis."""
+
+    _core: StoreCore
+
+    def __init__(
+        self,
+        *,
+        references: Iterable[str] | Mapping[str, Any] = (),
+        max_age: MaxAge = timedelta(days=28),
+        absolute_max_age: MaxAge | None = None,
+        prefix: str = "rss",
+        id_bytes: int = 32,
+    ) -> None:
+        self._core = StoreCore(
+            references=references,
+            max_age=max_age,
+            absolute_max_age=absolute_max_age,
+            prefix=prefix,
+            id_bytes=id_bytes,
+        )
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        return self._core.references
+
+    @property
+    def max_age(self) -> timedelta:
+        return timedelta(milliseconds=self._core.max_age_ms)
+
+    def create_session_id(self) -> str:
+        return self._core.create_session_id()
+
+    def get_session_key(self, session_id: str) -> str:
+        return self._core.session_key(session_id)
+
+    def get_reference_key(self, field: str, value: str | int) -> str:
+        return self._core.reference_key(field, value)
+
+
+class Store(_StoreBase):
+    """Sessions in Redis, for sync code (a ``redis.Redis`` or ``redis.RedisCluster``)."""
+
+    def __init__(
+        self,
+        client: SyncClient,
+        *,
+        references: Iterable[str] | Mapping[str, Any] = (),
+        max_age: MaxAge = timedelta(days=28),
+        absolute_max_age: MaxAge | None = None,
+        prefix: str = "rss",
+        id_bytes: int = 32,
+    ) -> None:
+        super().__init__(
+            references=references,
+            max_age=max_age,
+            absolute_max_age=absolute_max_age,
+            prefix=prefix,
+            id_bytes=id_bytes,
+        )
+        self.client = client
+
+    def _send(self, request: Request) -> Any:
+        try:
+            if isinstance(request, Command):
+                return self.client.execute_command(*request.args)  # type: ignore[no-untyped-call]
+            script, keys, args = request.script, request.keys, request.args
+            try:
+                return self.client.evalsha(script.sha, len(keys), *keys, *args)
+            except NoScriptError:
+                return self.client.eval(script.source, len(keys), *keys, *args)
+        except (RedisError, OSError) as error:
+            raise _failure(request, error) from error
+
+    def _run(self, operation: Operation[T]) -> T:
+        reply = None
+        try:
+            while True:
+                reply = self._send(operation.send(reply))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    def _iterate(self, iteration: Iteration) -> Iterator[str]:
+        reply = None
+        while True:
+            try:
+                request = iteration.send(reply)
+            except StopIteration:
+                return
+            if isinstance(request, Emit):
+                reply = None
+                yield from request.values
+            else:
+                reply = self._send(request)
+
+    def get(self, session_id: str, fields: Iterable[str] | None = None) -> dict[str, Any]:
+        return self._run(self._core.get(session_id, fields))
+
+    def set(
+        self, session_id: str, values: Mapping[str, Any], max_age: MaxAge | None = None
+    ) -> None:
+        self._run(self._core.set(session_id, values, max_age))
+
+    def unset(self, session_id: str, fields: Iterable[str], max_age: MaxAge | None = None) -> None:
+        self._run(self._core.unset(session_id, fields, max_age))
+
+    def incr(
+        self, session_id: str, field: str, amount: int = 1, max_age: MaxAge | None = None
+    ) -> int:
+        return self._run(self._core.incr(session_id, field, amount, max_age)) or 0
+
+    def touch(self, session_id: str, max_age: MaxAge | None = None) -> bool:
+        return self._run(self._core.touch(session_id, max_age))
+
+    def delete(self, session_id: str) -> bool:
+        return self._run(self._core.delete(session_id))
+
+    def regenerate(self, session_id: str) -> str:
+        return self._run(self._core.regenerate(session_id))
+
+    def exists(self, session_id: str) -> bool:
+        return self._run(self._core.exists(session_id))
+
+    def info(self, session_id: str) -> SessionInfo | None:
+        return self._run(self._core.info(session_id))
+
+    def sessions(self, field: str, value: str | int) -> list[str]:
+        return self._run(self._core.sessions(field, value))
+
+    def iter_sessions(self, field: str, value: str | int, batch_size: int = 500) -> Iterator[str]:
+        return self._iterate(self._core.iter_sessions(field, value, batch_size))
+
+    def count(self, field: str, value: str | int) -> int:
+        return self._run(self._core.count(field, value))
+
+    def delete_all(self, field: str, value: str | int, *, keep: Iterable[str] = ()) -> int:
+        return self._run(self._core.delete_all(field, value, keep=keep))
+
+
+class AsyncStore(_StoreBase):
+    """Sessions in Redis, for asyncio (a ``redis.asyncio.Redis`` or ``RedisCluster``)."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        *,
+        references: Iterable[str] | Mapping[str, Any] = (),
+        max_age: MaxAge = timedelta(days=28),
+        absolute_max_age: MaxAge | None = None,
+        prefix: str = "rss",
+        id_bytes: int = 32,
+    ) -> None:
+        super().__init__(
+            references=references,
+            max_age=max_age,
+            absolute_max_age=absolute_max_age,
+            prefix=prefix,
+            id_bytes=id_bytes,
+        )
+        self.client = client
+
+    async def _send(self, request: Request) -> Any:
+        try:
+            if isinstance(request, Command):
+                return await self.client.execute_command(*request.args)
+            script, keys, args = request.script, request.keys, request.args
+            try:
+                return await self.client.evalsha(script.sha, len(keys), *keys, *args)
+            except NoScriptError:
+                return await self.client.eval(script.source, len(keys), *keys, *args)
+        except (RedisError, OSError) as error:
+            raise _failure(request, error) from error
+
+    async def _run(self, operation: Operation[T]) -> T:
+        reply = None
+        try:
+            while True:
+                reply = await self._send(operation.send(reply))
+        except StopIteration as done:
+            return done.value  # type: ignore[no-any-return]
+
+    async def _iterate(self, iteration: Iteration) -> AsyncIterator[str]:
+        reply = None
+        while True:
+            try:
+                request = iteration.send(reply)
+            except StopIteration:
+                return
+            if isinstance(request, Emit):
+                reply = None
+                for value in request.values:
+                    yield value
+            else:
+                reply = await self._send(request)
+
+    async def get(self, session_id: str, fields: Iterable[str] | None = None) -> dict[str, Any]:
+        return await self._run(self._core.get(session_id, fields))
+
+    async def set(
+        self, session_id: str, values: Mapping[str, Any], max_age: MaxAge | None = None
+    ) -> None:
+        await self._run(self._core.set(session_id, values, max_age))
+
+    async def unset(
+        self, session_id: str, fields: Iterable[str], max_age: MaxAge | None = None
+    ) -> None:
+        await self._run(self._core.unset(session_id, fields, max_age))
+
+    async def incr(
+        self, session_id: str, field: str, amount: int = 1, max_age: MaxAge | None = None
+    ) -> int:
+        return await self._run(self._core.incr(session_id, field, amount, max_age)) or 0
+
+    async def touch(self, session_id: str, max_age: MaxAge | None = None) -> bool:
+        return await self._run(self._core.touch(session_id, max_age))
+
+    async def delete(self, session_id: str) -> bool:
+        return await self._run(self._core.delete(session_id))
+
+    async def regenerate(self, session_id: str) -> str:
+        return await self._run(self._core.regenerate(session_id))
+
+    async def exists(self, session_id: str) -> bool:
+        return await self._run(self._core.exists(session_id))
+
+    async def info(self, session_id: str) -> SessionInfo | None:
+        return await self._run(self._core.info(session_id))
+
+    async def sessions(self, field: str, value: str | int) -> list[str]:
+        return await self._run(self._core.sessions(field, value))
+
+    def iter_sessions(
+        self, field: str, value: str | int, batch_size: int = 500
+    ) -> AsyncIterator[str]:
+        return self._iterate(self._core.iter_sessions(field, value, batch_size))
+
+    async def count(self, field: str, value: str | int) -> int:
+        return await self._run(self._core.count(field, value))
+
+    async def delete_all(self, field: str, value: str | int, *, keep: Iterable[str] = ()) -> int:
+        return await self._run(self._core.delete_all(field, value, keep=keep))

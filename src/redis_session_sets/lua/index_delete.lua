@@ -1,0 +1,30 @@
+-- index_delete.lua: delete one batch of an index's sessions (for delete_all). Takes
+-- members from the front of the set, so repeated calls drain it without a cursor.
+-- Result: {sessions deleted, members processed}; 0 processed means done.
+-- KEYS[1]  the index (sorted set)
+-- ARGV[1..4] as lib.lua says
+-- ARGV[5]  field name
+-- ARGV[6]  index value
+-- ARGV[7]  batch size
+-- ARGV[8..] ids to keep
+local ctx = context()
+local index, field, value, now = KEYS[1], ARGV[5], ARGV[6], now_ms()
+local keep = {}
+for i = 8, #ARGV do keep[ARGV[i]] = true end
+redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
+local batch = tonumber(ARGV[7])
+local deleted, processed = 0, 0
+for _, id in ipairs(redis.call('ZRANGE', index, 0, batch + #ARGV - 8)) do
+  if not keep[id] then
+    processed = processed + 1
+    local state = member_state(ctx, field, value, id, now)
+    if state == 'stale' then
+      redis.call('ZREM', index, id)
+    else
+      destroy(ctx, session_key(ctx, id), id, now)
+      if state == 'live' then deleted = deleted + 1 end
+    end
+  end
+end
+index_fix_ttl(index)
+return { deleted, processed }

@@ -1,0 +1,27 @@
+-- regenerate.lua: move a session's data and index memberships to a new id, rotating
+-- its CSRF secret (if it has one). A missing session becomes a new, empty one.
+-- KEYS[1]  the old session hash
+-- KEYS[2]  the new session hash
+-- ARGV[1..4] as lib.lua says
+-- ARGV[5]  old session id
+-- ARGV[6]  max age in ms
+-- ARGV[7]  new session id
+-- ARGV[8]  the new CSRF secret
+local ctx = context()
+local key, new_key, id, new_id, now = KEYS[1], KEYS[2], ARGV[5], ARGV[7], now_ms()
+local created, old = open_session(ctx, key, id, now)
+local new = no_values(ctx)
+if created then
+  redis.call('HSET', new_key, unpack(redis.call('HGETALL', key)))
+  redis.call('DEL', key)
+  if redis.call('HEXISTS', new_key, '__csrf') == 1 then
+    redis.call('HSET', new_key, '__csrf', ARGV[8])
+  end
+  new = old
+else
+  created = now
+  redis.call('HSET', new_key, '__created', now)
+end
+local expire_at = renew(ctx, new_key, created, tonumber(ARGV[6]), now)
+reindex(ctx, old, id, new, new_id, expire_at, now)
+return { 1, expire_at, old, new, false }

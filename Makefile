@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test lint install redis-server clean
+.PHONY: test lint install redis-server wrk bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -26,6 +26,18 @@ lint: $(STAMP)
 
 test: $(STAMP) redis-server lint
 	$(VENV)/bin/pytest -q
+
+# wrk drives the servers in `make bench`; without it the suite falls back to a Python
+# load generator (slower: it is then the bottleneck, and the figures say so).
+wrk:
+	@command -v wrk >/dev/null 2>&1 || \
+	  (apt-get update -qq && apt-get install -y -qq wrk >/dev/null) || \
+	  echo "wrk could not be installed: the Python load generator will be used"
+
+# The benchmark suite against the peers (~15 minutes): writes bench/RESULTS.md and the
+# README's Benchmarks table. BENCH_ARGS passes options, e.g. BENCH_ARGS="--rounds 3".
+bench: $(STAMP) redis-server wrk
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""One small app per contender; each serves the same routes (see ``_common``)."""

@@ -41,9 +41,9 @@ def _key_list(secret_keys: SecretKeys | None) -> list[str | bytes]:
         keys = list(secret_keys)
     for key in keys:
         if not isinstance(key, str | bytes):
-            raise TypeError(f"secret keys must be str or bytes, not {type(key).__name__}")
+            raise TypeError(f"secret_keys must hold str or bytes, not {type(key).__name__}")
         if not key:
-            raise ValueError("secret keys must not be empty")
+            raise ValueError("secret_keys must not contain an empty key")
     return keys
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from ._access import SESSION_KEY
 from ._cookies import SecretKeys
 from ._core import MaxAge
-from ._session import AsyncSession, SessionFactory
+from ._session import AsyncSession, SessionFactory, SessionState
 from ._store import AsyncStore
 
 Scope = MutableMapping[str, Any]
@@ -24,6 +24,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # The messages that carry the response headers (a websocket's handshake answer too).
 HEADER_MESSAGES = frozenset({"http.response.start", "websocket.accept"})
+
+
+def is_https(scope: Scope) -> bool:
+    return scope.get("scheme") in ("https", "wss")
 
 
 def cookie_header(scope: Scope) -> bytes | None:
@@ -62,6 +66,8 @@ class SessionMiddleware:
         self.store = store
         self.factory = SessionFactory(
             store._core,
+            read_header=cookie_header,
+            is_https=is_https,
             secret_keys=secret_keys,
             cookie_name=cookie_name,
             signed=signed,
@@ -76,22 +82,18 @@ class SessionMiddleware:
     def create_session(self, scope: Any) -> AsyncSession:
         """A session for an ASGI scope (or a request with ``.scope``) read from its cookie;
         the caller sends ``session.set_cookie_header()`` with its response."""
-        scope = getattr(scope, "scope", scope)
-        https = scope.get("scheme") in ("https", "wss")
-        return AsyncSession(
-            self.store, self.factory.state(lambda: cookie_header(scope), https=https)
-        )
+        return AsyncSession(self.store, SessionState(self.factory, getattr(scope, "scope", scope)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        session = self.create_session(scope)
-        scope[SESSION_KEY] = session
+        state = SessionState(self.factory, scope)
+        scope[SESSION_KEY] = AsyncSession(self.store, state)
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] in HEADER_MESSAGES:
-                line = session.set_cookie_header()
+                line = state.set_cookie_header()
                 if line is not None:
                     headers = list(message.get("headers", ()))
                     headers.append((b"set-cookie", line.encode("latin-1")))

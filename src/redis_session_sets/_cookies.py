@@ -58,7 +58,7 @@ class CookieSettings:
     """
 
     cookie_name: str = "session-id"
-    secret_keys: SecretKeys | None = None
+    secret_keys: SecretKeys | None = field(default=None, repr=False)
     signed: bool = True
     secure: bool | None = None
     same_site: str | None = "lax"

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from . import _csrf
-from ._cookies import CookieSettings
+from ._cookies import CookieSettings, SecretKeys
 from ._core import MaxAge, StoreCore, duration_ms
 from ._protocol import Operation
 from ._tokens import mint_token, session_id_for
@@ -33,8 +33,6 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 R = TypeVar("R")
-
-TokenLoader = Callable[[], str | None]
 
 
 def _done(value: T) -> Operation[T]:
@@ -46,53 +44,36 @@ def _done(value: T) -> Operation[T]:
 class SessionState:
     """One request's session, without I/O."""
 
-    __slots__ = (
-        "_cookie",
-        "_cookie_max_age_ms",
-        "_core",
-        "_csrf_secret",
-        "_fresh",
-        "_https",
-        "_id",
-        "_loader",
-        "_settings",
-        "_token",
-        "_touch_checked",
-        "_touch_interval_ms",
-    )
+    # Class-level defaults: a request that never uses its session pays only for the two
+    # attributes __init__ sets (SPEC rule 1, and the middleware's overhead budget).
+    _loaded = False
+    _token: str | None = None
+    _id: str | None = None
+    # True while the current id is known to have no hash in Redis: no token yet, a
+    # token minted by this request and not yet written, or a cookie's id that a read
+    # found missing. Reads then need no Redis and the next write creates.
+    _fresh = True
+    _cookie: Literal["set", "delete"] | None = None
+    _cookie_max_age_ms = 0
+    _touch_checked = False
+    _csrf_secret: str | None = None
 
-    def __init__(
-        self,
-        core: StoreCore,
-        settings: CookieSettings,
-        loader: TokenLoader,
-        *,
-        https: bool,
-        touch_interval_ms: int | None = None,
-    ) -> None:
-        self._core = core
-        self._settings = settings
-        # The cookie is parsed on first use: a request that never uses its session pays
-        # nothing (SPEC rule 1).
-        self._loader: TokenLoader | None = loader
-        self._https = https
-        self._touch_interval_ms = touch_interval_ms
-        self._token: str | None = None
-        self._id: str | None = None
-        # True while the current id is known to have no hash in Redis: no token yet, a
-        # token minted by this request and not yet written, or a cookie's id that a read
-        # found missing. Reads then need no Redis and the next write creates.
-        self._fresh = True
-        self._cookie: Literal["set", "delete"] | None = None
-        self._cookie_max_age_ms = core.max_age_ms
-        self._touch_checked = touch_interval_ms is None
-        self._csrf_secret: str | None = None
+    def __init__(self, factory: SessionFactory, source: Any) -> None:
+        self._factory = factory
+        self._source = source  # the ASGI scope or WSGI environ, read on first use
+
+    @property
+    def _core(self) -> StoreCore:
+        return self._factory.core
 
     # -- identity ------------------------------------------------------------------
 
     def _load(self) -> None:
-        if self._loader is not None:
-            token, self._loader = self._loader(), None
+        """Parses the request's cookie, once, when the session is first used."""
+        if not self._loaded:
+            self._loaded = True
+            factory = self._factory
+            token = factory.cookie.token_from_header(factory.read_header(self._source))
             if token is not None:
                 self._token, self._id, self._fresh = token, session_id_for(token), False
 
@@ -126,13 +107,15 @@ class SessionState:
 
     def set_cookie_header(self) -> str | None:
         """The ``Set-Cookie`` value the response must carry, if any."""
+        if self._cookie is None:
+            return None
+        factory = self._factory
+        https = factory.is_https(self._source)
         if self._cookie == "set" and self._token is not None:
-            return self._settings.set_cookie(
-                self._token, self._cookie_max_age_ms // 1000, https=self._https
+            return factory.cookie.set_cookie(
+                self._token, self._cookie_max_age_ms // 1000, https=https
             )
-        if self._cookie == "delete":
-            return self._settings.expire_cookie(https=self._https)
-        return None
+        return factory.cookie.expire_cookie(https=https)
 
     # -- reading ---------------------------------------------------------------------
 
@@ -148,11 +131,11 @@ class SessionState:
             if not found.exists:
                 self._mint()
                 return {}
-            if not self._touch_checked:
+            interval = self._factory.touch_interval_ms
+            if interval is not None and not self._touch_checked:
                 # Rolling idle timeout: renew at most once per interval, and only when the
                 # read shows the last renewal is older than that (no extra trip otherwise).
                 self._touch_checked = True
-                interval = self._touch_interval_ms or 0
                 if found.touched_ms is None or time.time() * 1000 - found.touched_ms >= interval:
                     if (yield from self._core.touch(session_id)):
                         self._wrote(self._core.max_age_ms)
@@ -318,13 +301,17 @@ class SessionState:
 
 
 class SessionFactory:
-    """The middleware options, checked once; makes each request's ``SessionState``."""
+    """The middleware options, checked once, and how to read a request: makes each
+    request's ``SessionState``. ``read_header`` returns the request's ``Cookie`` header,
+    ``is_https`` whether it came over https (ASGI and WSGI differ only there)."""
 
     def __init__(
         self,
         core: StoreCore,
         *,
-        secret_keys: Any = None,
+        read_header: Callable[[Any], str | bytes | None],
+        is_https: Callable[[Any], bool],
+        secret_keys: SecretKeys | None = None,
         cookie_name: str = "session-id",
         signed: bool = True,
         secure: bool | None = None,
@@ -335,6 +322,8 @@ class SessionFactory:
         touch_interval: MaxAge | None = None,
     ) -> None:
         self.core = core
+        self.read_header = read_header
+        self.is_https = is_https
         self.cookie = CookieSettings(
             cookie_name=cookie_name,
             secret_keys=secret_keys,
@@ -347,17 +336,6 @@ class SessionFactory:
         )
         self.touch_interval_ms = (
             None if touch_interval is None else duration_ms(touch_interval, "touch_interval")
-        )
-
-    def state(self, header: Callable[[], str | bytes | None], *, https: bool) -> SessionState:
-        """A request's state; ``header`` returns its ``Cookie`` header when first needed."""
-        cookie = self.cookie
-        return SessionState(
-            self.core,
-            cookie,
-            lambda: cookie.token_from_header(header()),
-            https=https,
-            touch_interval_ms=self.touch_interval_ms,
         )
 
 

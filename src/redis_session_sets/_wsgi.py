@@ -13,13 +13,22 @@ from typing import Any
 from ._access import SESSION_KEY
 from ._cookies import SecretKeys
 from ._core import MaxAge
-from ._session import Session, SessionFactory
+from ._session import Session, SessionFactory, SessionState
 from ._store import Store
 
 Environ = dict[str, Any]
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 StartResponse = Callable[..., Callable[[bytes], object]]
 WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+
+def cookie_header(environ: Environ) -> str | None:
+    value = environ.get("HTTP_COOKIE")
+    return value if isinstance(value, str) else None
+
+
+def is_https(environ: Environ) -> bool:
+    return environ.get("wsgi.url_scheme") == "https"
 
 
 class WSGISessionMiddleware:
@@ -49,6 +58,8 @@ class WSGISessionMiddleware:
         self.store = store
         self.factory = SessionFactory(
             store._core,
+            read_header=cookie_header,
+            is_https=is_https,
             secret_keys=secret_keys,
             cookie_name=cookie_name,
             signed=signed,
@@ -63,20 +74,16 @@ class WSGISessionMiddleware:
     def create_session(self, environ: Any) -> Session:
         """A session for a WSGI environ (or a request with ``.environ``) read from its
         cookie; the caller sends ``session.set_cookie_header()`` with its response."""
-        environ = getattr(environ, "environ", environ)
-        https = environ.get("wsgi.url_scheme") == "https"
-        return Session(
-            self.store, self.factory.state(lambda: environ.get("HTTP_COOKIE"), https=https)
-        )
+        return Session(self.store, SessionState(self.factory, getattr(environ, "environ", environ)))
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        session = self.create_session(environ)
-        environ[SESSION_KEY] = session
+        state = SessionState(self.factory, environ)
+        environ[SESSION_KEY] = Session(self.store, state)
 
         def start_with_cookie(
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
-            line = session.set_cookie_header()
+            line = state.set_cookie_header()
             if line is not None:
                 headers = [*headers, ("Set-Cookie", line)]
             if exc_info is None:

@@ -80,7 +80,8 @@ def test_settings_are_checked() -> None:
     for bad in ({"cookie_name": "a b"}, {"cookie_name": ""}, {"same_site": "yes"},
                 {"domain": "a;b"}, {"path": "/\n"}, {"secret_keys": [""]}):  # fmt: skip
         with pytest.raises(ValueError):
-            CookieSettings(**{"secret_keys": "k", **bad})
+            options: dict[str, Any] = {"secret_keys": "k", **bad}
+            CookieSettings(**options)
     with pytest.raises(TypeError):
         CookieSettings(secret_keys=[1])  # type: ignore[list-item]
     assert "s3cret" not in repr(CookieSettings(secret_keys="s3cret"))

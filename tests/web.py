@@ -6,9 +6,18 @@ import base64
 import hashlib
 import threading
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 import redis
+
+from redis_session_sets._scripts import load_script
+
+SCRIPT_NAMES = [
+    path.name.removesuffix(".lua")
+    for path in (resources.files("redis_session_sets") / "lua").iterdir()
+    if path.name.endswith(".lua") and path.name != "lib.lua"
+]
 
 # Connection chatter that is not the library's doing.
 NOT_COUNTED = ("CLIENT", "HELLO", "PING", "SELECT", "INFO", "ECHO")
@@ -56,6 +65,10 @@ class CommandCounter:
         client.close()
 
     def __enter__(self) -> CommandCounter:
+        # Load every script first, so that a script's first use (EVALSHA answered
+        # NOSCRIPT, then EVAL) does not count twice, whatever ran before.
+        for name in SCRIPT_NAMES:
+            self.raw.script_load(load_script(name).source)
         self._thread.start()
         if not self._ready.wait(10):
             raise RuntimeError("MONITOR did not start")

@@ -597,6 +597,22 @@ async def test_touch_interval_renews_at_most_once_per_interval(
         assert "set-cookie" not in response.headers
 
 
+async def test_csrf_secret_creation_counts_as_a_touch(store: AsyncStore, raw: redis.Redis) -> None:
+    app = make_app(store, secret_keys=[KEY], touch_interval=600)
+    async with client_for(app) as client:
+        created = await client.get("/csrf")  # creates the session and its secret
+        session_id = id_of(set_cookies(created.headers)[0].token)
+        assert raw.hget(f"rss:s:{{{session_id}}}", "__touched") is not None
+        with CommandCounter(raw) as count:
+            response = await client.get("/read")
+        assert (count.value, "set-cookie" in response.headers) == (1, False)
+        await client.post("/write", json={"a": 1})  # on an existing session, no secret yet
+        raw.hdel(f"rss:s:{{{session_id}}}", "__csrf")
+        raw.hset(f"rss:s:{{{session_id}}}", "__touched", 0)
+        assert len(set_cookies((await client.get("/csrf")).headers)) == 1
+        assert int(raw.hget(f"rss:s:{{{session_id}}}", "__touched") or 0) > 0
+
+
 async def test_without_touch_interval_reads_never_write(
     client: httpx.AsyncClient, raw: redis.Redis
 ) -> None:

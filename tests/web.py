@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import threading
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -12,6 +11,7 @@ from typing import Any
 import redis
 
 from redis_session_sets._scripts import load_script
+from tests.monitor import CommandLog
 
 SCRIPT_NAMES = [
     path.name.removesuffix(".lua")
@@ -24,59 +24,37 @@ NOT_COUNTED = ("CLIENT", "HELLO", "PING", "SELECT", "INFO", "ECHO")
 
 
 class CommandCounter:
-    """Records the commands clients send to Redis meanwhile (through MONITOR, which also
-    shows the commands scripts run, tagged 'lua': those are not round trips, not counted).
+    """The commands clients send meanwhile (``tests.monitor.CommandLog``), without the
+    connection chatter: ``with CommandCounter(raw) as count: ...`` then ``count.value``.
 
-    ``with CommandCounter(raw) as count: ...`` then ``count.value`` / ``count.commands``.
+    Every script is loaded first, so that a script's first use on the server (EVALSHA
+    answered NOSCRIPT, then EVAL) does not count twice, whatever ran before.
     """
 
     def __init__(self, raw: redis.Redis) -> None:
         self.raw = raw
-        self.commands: list[str] = []
-        self.marker = f"rss-test-{id(self)}"
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self.log = CommandLog(raw.connection_pool.connection_kwargs["port"])
+
+    @property
+    def commands(self) -> list[str]:
+        return [
+            command
+            for command, name in zip(self.log.commands, self.log.names, strict=True)
+            if name not in NOT_COUNTED
+        ]
 
     @property
     def value(self) -> int:
         return len(self.commands)
 
-    def _watch(self) -> None:
-        client = redis.Redis(port=self.raw.connection_pool.connection_kwargs["port"])
-        with client.monitor() as monitor:  # type: ignore[no-untyped-call]
-            seen: list[str] = []
-            started = False
-            self.raw.echo(f"{self.marker}-start")
-            while True:
-                entry = monitor.next_command()
-                command = str(entry["command"])
-                if command == f"ECHO {self.marker}-start":
-                    if not started:
-                        started = True
-                        self._ready.set()
-                    continue
-                if command == f"ECHO {self.marker}-end":
-                    break
-                if started and entry.get("client_type") != "lua":
-                    name = command.split(" ", 1)[0].upper()
-                    if name not in NOT_COUNTED:
-                        seen.append(command)
-            self.commands = seen
-        client.close()
-
     def __enter__(self) -> CommandCounter:
-        # Load every script first, so that a script's first use (EVALSHA answered
-        # NOSCRIPT, then EVAL) does not count twice, whatever ran before.
         for name in SCRIPT_NAMES:
             self.raw.script_load(load_script(name).source)
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("MONITOR did not start")
+        self.log.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.raw.echo(f"{self.marker}-end")
-        self._thread.join(10)
+    def __exit__(self, *exc: Any) -> None:
+        self.log.__exit__(*exc)
 
 
 @dataclass

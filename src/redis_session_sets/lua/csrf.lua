@@ -15,11 +15,12 @@ local created, old = open_session(ctx, key, id, now)
 if not created then
   if mode ~= 'create' then return { 0, 0, old, no_values(ctx), false } end
   created = now
-  redis.call('HSET', key, '__created', now)
+  redis.call('HSET', key, '__created', now, '__touched', now, '__csrf', ARGV[8])
+else
+  local secret = redis.call('HGET', key, '__csrf')
+  if secret or mode == 'read' then return { 1, 0, old, old, secret } end
+  redis.call('HSET', key, '__touched', now, '__csrf', ARGV[8])
 end
-local secret = redis.call('HGET', key, '__csrf')
-if secret or mode == 'read' then return { 1, 0, old, old, secret } end
-redis.call('HSET', key, '__csrf', ARGV[8])
 local expire_at = renew(ctx, key, created, tonumber(ARGV[6]), now)
 reindex(ctx, old, id, old, id, expire_at, now)
 return { 2, expire_at, old, old, ARGV[8] }

@@ -694,6 +694,50 @@ async def test_create_session_outside_the_middleware_flow(
     assert await again.get(["user_id"]) == {"user_id": 11}
 
 
+async def test_websockets_get_a_session_and_the_cookie_on_accept(store: AsyncStore) -> None:
+    from starlette.routing import WebSocketRoute
+    from starlette.websockets import WebSocket
+
+    async def chat(websocket: WebSocket) -> None:
+        session = get_session(websocket)
+        if websocket.query_params.get("write"):
+            await session.set({"chatting": True})
+        await websocket.accept()
+        await websocket.send_json(await session.get())
+        await websocket.close()
+
+    app = Starlette(
+        routes=[WebSocketRoute("/ws", chat)],
+        middleware=[Middleware(SessionMiddleware, store=store, secret_keys=[KEY])],
+    )
+
+    async def connect(query: bytes, cookie: bytes = b"") -> list[dict[str, Any]]:
+        """One WebSocket conversation, spoken in plain ASGI; returns what the app sent."""
+        incoming = [{"type": "websocket.connect"}, {"type": "websocket.disconnect"}]
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return incoming.pop(0)
+
+        async def send(message: Any) -> None:
+            sent.append(dict(message))
+
+        headers = [(b"cookie", cookie)] if cookie else []
+        scope = {"type": "websocket", "path": "/ws", "query_string": query, "headers": headers,
+                 "scheme": "ws", "server": ("t", 80), "root_path": ""}  # fmt: skip
+        await app(scope, receive, send)
+        return sent
+
+    accept, text, _ = await connect(b"write=1")
+    assert text["text"] == '{"chatting":true}'
+    [(name, line)] = accept["headers"]
+    assert name == b"set-cookie" and line.startswith(b"session-id=")
+    cookie = line.split(b";")[0]
+    accept, text, _ = await connect(b"", cookie)
+    assert text["text"] == '{"chatting":true}'
+    assert not accept.get("headers")
+
+
 # -- rule 7: Redis down --------------------------------------------------------------
 
 

@@ -365,6 +365,8 @@ def test_signed_without_keys_is_refused_at_start(
         SessionMiddleware(app, store=store, secret_keys=[KEY], cookie_name="bad name;")
     with pytest.raises(ValueError):
         SessionMiddleware(app, store=store, secret_keys=[KEY], touch_interval=0)
+    with pytest.raises(ValueError, match="max_age"):
+        SessionMiddleware(app, store=store, secret_keys=[KEY], touch_interval=store.max_age)
 
 
 # -- rule 3: strict ids --------------------------------------------------------------

@@ -135,6 +135,8 @@ class SessionState:
             if interval is not None and not self._touch_checked:
                 # Rolling idle timeout: renew at most once per interval, and only when the
                 # read shows the last renewal is older than that (no extra trip otherwise).
+                # __touched is Redis's clock, compared with ours: a skew only moves the
+                # renewal earlier or later by that much, well inside max_age.
                 self._touch_checked = True
                 if found.touched_ms is None or time.time() * 1000 - found.touched_ms >= interval:
                     if (yield from self._core.touch(session_id)):
@@ -337,6 +339,11 @@ class SessionFactory:
         self.touch_interval_ms = (
             None if touch_interval is None else duration_ms(touch_interval, "touch_interval")
         )
+        if self.touch_interval_ms is not None and self.touch_interval_ms >= core.max_age_ms:
+            raise ValueError(
+                "touch_interval must be shorter than the store's max_age, or sessions of "
+                "busy users would still expire"
+            )
 
 
 class AsyncSession:

@@ -31,7 +31,7 @@ from redis_session_sets import (
     Store,
     get_session,
 )
-from tests.servers import free_port
+from tests.servers import RedisServer, free_port
 from tests.web import CommandCounter, id_of, set_cookies
 
 KEY = "test-secret-key"
@@ -755,3 +755,22 @@ async def test_redis_down_fails_loudly_only_where_the_session_is_used() -> None:
         assert (await client.get("/read")).status_code == 503
         assert (await client.post("/write", json={"a": 1})).status_code == 503
     await dead.aclose()
+
+
+async def test_redis_back_again_needs_no_restart() -> None:
+    server = RedisServer()
+    server.start()
+    client = redis.asyncio.Redis(port=server.port, retry=Retry(NoBackoff(), 0))
+    try:
+        async with client_for(make_app(AsyncStore(client), secret_keys=[KEY])) as http:
+            assert (await http.post("/write", json={"a": 1})).status_code == 200
+            server.stop()
+            assert (await http.get("/read")).status_code == 503
+            assert (await http.get("/untouched")).status_code == 200
+            server.start()  # same port, empty: the cookie's session is gone
+            assert (await http.get("/read")).json() == {}
+            assert (await http.post("/write", json={"b": 2})).status_code == 200
+            assert (await http.get("/read")).json() == {"b": 2}
+    finally:
+        await client.aclose()
+        server.close()

@@ -57,7 +57,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         # wrk counts whole seconds only; half a second per run keeps the smoke run in
         # CI's budget, so it uses the Python generator (wrk's parsing has its own test).
         args.rounds, args.duration, args.warmup, args.no_wrk = 1, 0.5, 0.0, True
-        args.sessions, args.lost, args.delete_sizes = 200, 20, "100,1000"
+        args.sessions, args.lost, args.delete_sizes = 100, 20, "100,1000"
         args.store_duration = 0.2
     return args
 
@@ -73,7 +73,7 @@ def machine() -> dict[str, Any]:
     except OSError:
         mem_kib = 0
     versions = {}
-    for package in ("redis", "hiredis", "starlette", "uvicorn", "gunicorn", "flask",
+    for package in ("redis", "hiredis", "starlette", "uvicorn", "uvloop", "httptools", "gunicorn", "flask",
                     "starsessions", "Flask-Session", "redis-session-sets"):  # fmt: skip
         try:
             versions[package] = metadata.version(package)

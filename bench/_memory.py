@@ -17,7 +17,7 @@ from bench._http import request_bytes, send_all
 
 
 def _used_memory(client: redis.Redis) -> int:
-    time.sleep(0.2)  # let the server settle its client buffers
+    time.sleep(0.1)  # let the server settle its client buffers
     return int(client.info("memory")["used_memory"])
 
 
@@ -26,7 +26,7 @@ def measure(
 ) -> dict[str, Any]:
     # Warm-up: the app opens its pool of Redis connections (each costs the server a
     # client structure) and loads its scripts before the "before" figure is taken.
-    warm = [request_bytes("POST", "/seed", server.port) for _ in range(min(64, sessions))]
+    warm = [request_bytes("POST", "/seed", server.port) for _ in range(min(64, sessions // 4))]
     asyncio.run(send_all(server.port, warm, concurrency=16))
     client.flushall()
     keys_before = client.dbsize()

@@ -8,6 +8,7 @@ sync and async shells in ``_store.py`` drive, so every rule lives in one place.
 from __future__ import annotations
 
 import json
+import json.scanner
 import math
 import re
 import secrets
@@ -63,10 +64,10 @@ def encode_value(field: str, value: Any) -> str:
         ) from None
 
 
-# json.loads(s) is the decoder's scan_once(s, 0) plus checks for surrounding whitespace
+# json.loads(s) is the decoder's scanner(s, 0) plus checks for surrounding whitespace
 # and trailing data; calling the C scanner directly is ~5x faster on the small values of
 # a session, and anything it does not take whole goes the full way (same result).
-_scan_once = json.JSONDecoder().scan_once
+_scan_once = json.scanner.make_scanner(json.JSONDecoder())  # type: ignore[arg-type]
 
 
 def decode_value(raw: Any) -> Any:

@@ -1,0 +1,51 @@
+"""This library on Starlette, through its pure ASGI SessionMiddleware and an AsyncStore."""
+
+from __future__ import annotations
+
+import redis.asyncio
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from bench.apps._common import MAX_AGE, REDIS_URL, SECRET, USER, seed_values
+from redis_session_sets import AsyncStore, SessionMiddleware, get_session
+
+
+async def seed(request: Request) -> Response:
+    await get_session(request).set(seed_values(request.query_params.get("user", USER)))
+    return PlainTextResponse("ok")
+
+
+async def read(request: Request) -> Response:
+    return JSONResponse(await get_session(request).get())
+
+
+async def write(request: Request) -> Response:
+    session = get_session(request)
+    counter = await session.incr("counter")
+    await session.set({"user_id": USER})
+    return JSONResponse({"counter": counter})
+
+
+async def plain(request: Request) -> Response:
+    return PlainTextResponse("ok")
+
+
+async def field(request: Request) -> Response:
+    await get_session(request).set({request.query_params["name"]: 1})
+    return PlainTextResponse("ok")
+
+
+store = AsyncStore(redis.asyncio.Redis.from_url(REDIS_URL), references=["user_id"], max_age=MAX_AGE)
+app = Starlette(
+    routes=[
+        Route("/seed", seed, methods=["POST"]),
+        Route("/read", read),
+        Route("/write", write, methods=["POST"]),
+        Route("/plain", plain),
+        Route("/field", field, methods=["POST"]),
+    ],
+    middleware=[Middleware(SessionMiddleware, store=store, secret_keys=[SECRET])],
+)

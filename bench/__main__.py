@@ -21,6 +21,7 @@ from typing import Any
 from bench._contenders import BY_KEY, CONTENDERS, start_all
 from bench._delete_all import run_delete_all
 from bench._http import LoadGenerator
+from bench._inprocess import run_inprocess
 from bench._lost import run_lost
 from bench._memory import run_memory
 from bench._report import render, update_readme
@@ -43,8 +44,13 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--delete-sizes", default="1000,10000,100000")
     parser.add_argument("--store-concurrency", type=int, default=16)
     parser.add_argument("--store-duration", type=float, default=3.0, help="seconds per run")
-    parser.add_argument("--only", default="web,store,memory,lost,delete_all")
+    parser.add_argument("--only", default="web,inprocess,store,memory,lost,delete_all")
+    parser.add_argument("--inprocess-requests", type=int, default=3000)
     parser.add_argument("--contenders", default=",".join(c.key for c in CONTENDERS))
+    parser.add_argument(
+        "--render", type=Path, metavar="JSON",
+        help="measure nothing: rewrite RESULTS.md and the README from a results.json",
+    )  # fmt: skip
     parser.add_argument("--no-wrk", action="store_true", help="use the Python load generator")
     parser.add_argument("--output", type=Path, default=HERE / "RESULTS.md")
     parser.add_argument("--json", type=Path, default=HERE / "results.json")
@@ -58,7 +64,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         # CI's budget, so it uses the Python generator (wrk's parsing has its own test).
         args.rounds, args.duration, args.warmup, args.no_wrk = 1, 0.5, 0.0, True
         args.sessions, args.lost, args.delete_sizes = 100, 20, "100,1000"
-        args.store_duration = 0.2
+        args.store_duration, args.inprocess_requests = 0.2, 50
     return args
 
 
@@ -73,8 +79,9 @@ def machine() -> dict[str, Any]:
     except OSError:
         mem_kib = 0
     versions = {}
-    for package in ("redis", "hiredis", "starlette", "uvicorn", "uvloop", "httptools", "gunicorn", "flask",
-                    "starsessions", "Flask-Session", "redis-session-sets"):  # fmt: skip
+    for package in ("redis", "hiredis", "starlette", "uvicorn", "uvloop", "httptools",
+                    "gunicorn", "flask", "starsessions", "Flask-Session",
+                    "redis-session-sets"):  # fmt: skip
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
@@ -91,8 +98,25 @@ def machine() -> dict[str, Any]:
     }
 
 
+def write(args: argparse.Namespace, results: dict[str, Any]) -> None:
+    if args.output:
+        notes = HERE / "NOTES.md"  # the hand-written analysis, kept beside the figures
+        markdown = render(results, notes.read_text(encoding="utf-8") if notes.exists() else "")
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(markdown, encoding="utf-8")
+    if args.json and not args.render:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
+    if args.readme and Path(args.readme).is_file() and "web" in results:
+        update_readme(Path(args.readme), results)
+
+
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parse(argv)
+    if args.render:
+        stored: dict[str, Any] = json.loads(args.render.read_text(encoding="utf-8"))
+        write(args, stored)
+        return stored
     sections = set(args.only.split(","))
     contenders = [BY_KEY[key] for key in args.contenders.split(",")]
     started = time.monotonic()
@@ -141,6 +165,12 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             finally:
                 for server in servers:
                     server.stop()
+        if "inprocess" in sections:
+            log("in-process CPU per request")
+            results["inprocess"] = run_inprocess(
+                contenders, redis_server.url, requests=args.inprocess_requests,
+                rounds=max(1, min(args.rounds, 3)),
+            )  # fmt: skip
         if "store" in sections:
             log("store level")
             results["store"] = run_store(
@@ -155,16 +185,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         redis_server.close()
     results["machine"]["loadavg_end"] = os.getloadavg()
     results["machine"]["elapsed_s"] = round(time.monotonic() - started)
-    markdown = render(results)
-    if args.output:
-        args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(markdown, encoding="utf-8")
-        log(f"wrote {args.output}")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=1), encoding="utf-8")
-    if args.readme and Path(args.readme).is_file() and "web" in results:
-        update_readme(Path(args.readme), results)
+    write(args, results)
+    log(f"wrote {args.output}")
     return results
 
 

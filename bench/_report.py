@@ -25,7 +25,7 @@ def _bar(value: float, bar: float, higher_is_better: bool = True) -> str:
     return "met" if ok else "**missed**"
 
 
-def render(results: dict[str, Any]) -> str:
+def render(results: dict[str, Any], notes: str = "") -> str:
     m = results["machine"]
     s = results["settings"]
     out = [
@@ -51,6 +51,8 @@ def render(results: dict[str, Any]) -> str:
         out += ["**Smoke run** (tiny sizes): these figures only show that the suite works.", ""]
     if "web" in results:
         out += _web(results["web"])
+    if "inprocess" in results:
+        out += _inprocess(results["inprocess"])
     if "store" in results:
         out += _store(results["store"])
     if "memory" in results:
@@ -59,6 +61,8 @@ def render(results: dict[str, Any]) -> str:
         out += _lost(results["lost"])
     if "delete_all" in results:
         out += _delete_all(results["delete_all"])
+    if notes and not s.get("smoke"):
+        out += [notes.strip(), ""]
     return "\n".join(out) + "\n"
 
 
@@ -97,6 +101,29 @@ def _web(web: dict[str, Any]) -> list[str]:
     out += ["", "### Bars (SPEC §5)", "", "| bar | measured | needed | |", "|---|---:|---:|---|"]
     for name, (value, bar) in web["bars"].items():
         out.append(f"| {name} | {value:.2f}{X} | ≥ {bar:.2f}{X} | {_bar(value, bar)} |")
+    return [*out, ""]
+
+
+def _inprocess(rows: dict[str, Any]) -> list[str]:
+    out = [
+        "## CPU per request inside the server process (no HTTP, no load generator)",
+        "",
+        "The app called directly, one request after another; CPU µs per request, median of"
+        " the rounds (includes the Redis client's work, not the server's). Noise-free"
+        " evidence for the /plain bar: the middleware's own cost.",
+        "",
+        "| contender | /read | /write | /plain | /plain overhead vs its bare app |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for key, row in rows.items():
+        ceiling = "starlette_bare" if BY_KEY[key].kind == "asgi" else "flask_bare"
+        overhead = ""
+        if ceiling in rows and key != ceiling:
+            overhead = f"{row['/plain'] - rows[ceiling]['/plain']:+.1f} µs"
+        out.append(
+            f"| {_label(key)} | {row['/read']:.1f} | {row['/write']:.1f} | {row['/plain']:.1f}"
+            f" | {overhead} |"
+        )
     return [*out, ""]
 
 

@@ -41,7 +41,7 @@ BY_KEY = {contender.key: contender for contender in CONTENDERS}
 # Which peers each of ours is compared with, and the ceiling its /plain is held to.
 PEERS = {
     "ours_asgi": ("starlette_bare", "starlette_cookie", "starsessions"),
-    "ours_wsgi": ("flask_bare", "flask_session", "starsessions"),
+    "ours_wsgi": ("flask_bare", "flask_session"),
 }
 CEILING = {"ours_asgi": "starlette_bare", "ours_wsgi": "flask_bare"}
 

@@ -222,6 +222,39 @@ def headline(results: dict[str, Any]) -> str:
                 f"| {_label(ours)} vs {_label(peer)} | {ratio['/read']:.2f}{X} "
                 f"| {ratio['/write']:.2f}{X} | {ratio['/plain']:.2f}{X} |"
             )
+    if "store" in results:
+        store = results["store"]
+        lines += [
+            "",
+            "| store call vs raw redis-py (same pool, same concurrency) | ratio |",
+            "|---|---:|",
+        ]
+        lines += [
+            f"| `{row['ours']}` vs `{row['raw']}` | {_pct(row['ratio'])} |"
+            for row in store.values()
+        ]
+    if "memory" in results or "lost" in results:
+        lines += [
+            "",
+            "| contender | Redis bytes/session (own user / one user) | of 50 concurrent writes kept"
+            " (fields / increments) |",
+            "|---|---:|---:|",
+        ]
+        for key in ("ours_asgi", "starsessions", "flask_session"):
+            memory = results.get("memory", {}).get(key)
+            lost = results.get("lost", {}).get(key)
+            bytes_ = (
+                f"{memory['own_user']['bytes_per_session']:.0f} / "
+                f"{memory['one_user']['bytes_per_session']:.0f}"
+                if memory
+                else "-"
+            )
+            kept = f"{lost['fields_kept']} / {lost['counter']}" if lost else "-"
+            lines.append(f"| {_label(key)} | {bytes_} | {kept} |")
+        lines.append(
+            f"| koa-redis-session-sets (Node, SPEC figure) | {NODE_MEMORY['own_user']} / "
+            f"{NODE_MEMORY['one_user']} | |"
+        )
     return "\n".join(lines)
 
 

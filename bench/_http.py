@@ -10,7 +10,6 @@ import asyncio
 import re
 import shutil
 import subprocess
-import tempfile
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -150,6 +149,7 @@ async def _python_load(port: int, raw: bytes, connections: int, duration: float)
     return Load(len(latencies) / elapsed, p99 * 1000, len(latencies), errors, "python")
 
 
+POST_SCRIPT = Path(__file__).with_name("wrk_post.lua")
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
 
 
@@ -176,9 +176,6 @@ class LoadGenerator:
     def __init__(self, connections: int, prefer_wrk: bool = True) -> None:
         self.connections = connections
         self.wrk = shutil.which("wrk") if prefer_wrk else None
-        self._scripts = Path(tempfile.mkdtemp(prefix="rss-bench-wrk-"))
-        post = self._scripts / "post.lua"
-        post.write_text('wrk.method = "POST"\nwrk.body = ""\n', encoding="ascii")
 
     @property
     def name(self) -> str:
@@ -199,7 +196,7 @@ class LoadGenerator:
         if cookie:
             command += ["-H", f"Cookie: {cookie}"]
         if method == "POST":
-            command += ["-s", str(self._scripts / "post.lua")]
+            command += ["-s", str(POST_SCRIPT)]
         command.append(f"http://127.0.0.1:{port}{path}")
         done = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60)
         if done.returncode != 0:

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,11 +80,17 @@ class AppServer:
             ]  # fmt: skip
         path = os.pathsep.join(filter(None, [os.environ.get("PYTHONPATH"), str(ROOT)]))
         env = {**os.environ, "BENCH_REDIS_URL": redis_url, "PYTHONPATH": path}
+        # A file, not a pipe: a server that logs a lot must never block on a full pipe.
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop())
         self.process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=self.log
         )
 
-    def wait_ready(self, timeout: float = 30) -> None:
+    def errors(self) -> str:
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")[-3000:]
+
+    def wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -92,9 +99,9 @@ class AppServer:
             except httpx.HTTPError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
+                errors = self.errors()
                 self.stop()
-                errors = self.process.stderr.read().decode() if self.process.stderr else ""
-                raise RuntimeError(f"{self.contender.key} did not start:\n{errors[-3000:]}")
+                raise RuntimeError(f"{self.contender.key} did not start:\n{errors}")
             time.sleep(0.05)
 
     @property
@@ -115,6 +122,7 @@ class AppServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self.log.close()
 
 
 def cookie_header(set_cookies: list[str]) -> str | None:

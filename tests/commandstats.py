@@ -24,7 +24,13 @@ def commands(raw: redis.Redis) -> dict[str, int]:
     return counts
 
 
+def scripts(raw: redis.Redis) -> int:
+    """Script calls: each is one round trip (the commands a script runs count apart)."""
+    counts = commands(raw)
+    return counts.get("evalsha", 0) + counts.get("eval", 0)
+
+
 def writes(raw: redis.Redis) -> int:
-    """Calls of every command that can write a session (scripts included)."""
+    """Calls of the commands that can write a session, sent or run by a script."""
     counts = commands(raw)
     return sum(counts.get(name, 0) for name in WRITES)

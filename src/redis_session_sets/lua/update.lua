@@ -13,10 +13,11 @@
 local ctx = context()
 local key, id, now = KEYS[1], ARGV[5], now_ms()
 local created, old = open_session(ctx, key, id, now)
+local write = { '__touched', now }
 if not created then
   if ARGV[7] ~= '1' then return { 0, 0, old, no_values(ctx), false } end
   created = now
-  redis.call('HSET', key, '__created', now)
+  write = { '__created', now, '__touched', now }
 end
 local removed = tonumber(ARGV[9])
 local first = 10 + removed
@@ -30,9 +31,18 @@ if ARGV[8] == '1' then
 else
   for i = 10, first - 1 do drop[#drop + 1] = ARGV[i] end
 end
+-- The reference values once the removals are done (the writes are applied below).
+local kept = {}
+for i, field in ipairs(ctx.refs) do
+  kept[i] = old[i]
+  for _, name in ipairs(drop) do
+    if name == field then kept[i] = false end
+  end
+end
 if #drop > 0 then redis.call('HDEL', key, unpack(drop)) end
-if #ARGV >= first then redis.call('HSET', key, unpack(ARGV, first)) end
+for i = first, #ARGV do write[#write + 1] = ARGV[i] end
+redis.call('HSET', key, unpack(write))
 local expire_at = renew(ctx, key, created, tonumber(ARGV[6]), now)
-local new = ref_values(ctx, key)
+local new = written_values(ctx, kept, first)
 reindex(ctx, old, id, new, id, expire_at, now)
 return { 1, expire_at, old, new, false }

@@ -28,6 +28,7 @@ MAX_REFERENCE_VALUE_BYTES = 512
 MIN_ID_BYTES = 16
 RESERVED = "__"
 CSRF_FIELD = "__csrf"
+TOUCHED_FIELD = "__touched"
 
 MaxAge = timedelta | int | float
 
@@ -257,17 +258,28 @@ class StoreCore:
 
         return run()
 
-    def load(self, session_id: str) -> Operation[dict[str, Any] | None]:
-        """All user fields, or None when there is no such session (a dict session must
-        tell an empty session from a missing one: only the missing one gets a new id)."""
+    def load(self, session_id: str) -> Operation[tuple[dict[str, Any], int | None] | None]:
+        """All user fields and the time of the last write or touch (Unix ms), or None when
+        there is no such session: a dict session must tell an empty session from a
+        missing one (only the missing one gets a new id), in the same round trip."""
         key = self.session_key(session_id)
 
-        def run() -> Operation[dict[str, Any] | None]:
+        def run() -> Operation[tuple[dict[str, Any], int | None] | None]:
             if self.absolute_max_age_ms:
-                status, flat = yield from self._session_script("get", (key,), session_id, ())
-                return decode_pairs(flat) if status == 1 else None
-            reply = yield Command(("HGETALL", key))
-            return decode_pairs(reply) if reply else None
+                status, reply = yield from self._session_script("get", (key,), session_id, ())
+                if status != 1:
+                    return None
+            else:
+                reply = yield Command(("HGETALL", key))
+                if not reply:
+                    return None
+            items = (
+                reply.items()
+                if isinstance(reply, dict)
+                else zip(reply[::2], reply[1::2], strict=True)
+            )
+            touched = next((v for k, v in items if text(k) == TOUCHED_FIELD), None)
+            return decode_pairs(reply), None if touched is None else int(text(touched))
 
         return run()
 

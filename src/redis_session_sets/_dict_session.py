@@ -13,8 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ._core import encode_value
-from ._tokens import is_token, session_id_for
+from ._core import MaxAge, StoreCore, encode_value
+from ._protocol import Operation
+from ._tokens import is_token, mint_token, session_id_for
 
 
 def snapshot(data: Mapping[str, Any]) -> dict[str, str]:
@@ -59,3 +60,114 @@ def keep_ids(keep: Iterable[str]) -> list[str]:
         if is_token(value):
             kept += (value, session_id_for(value))
     return kept
+
+
+class DictSessionState:
+    """What a dict session carries besides its data: the token it was loaded with (None
+    for a new session), the JSON of what Redis holds, and whether to move it to a new id
+    at the end of the request (``regenerate()``, at login)."""
+
+    __slots__ = ("regenerate_on_save", "stored", "token")
+
+    def __init__(self, token: str | None, data: Mapping[str, Any]) -> None:
+        self.token = token
+        self.stored = snapshot(data)
+        self.regenerate_on_save = False
+
+
+# What the response must do with the cookie after a save.
+KEEP, SEND, EXPIRE = "keep", "send", "expire"
+
+
+def save(
+    core: StoreCore,
+    state: DictSessionState,
+    data: Mapping[str, Any],
+    max_age: MaxAge,
+    *,
+    modified: bool = True,
+    refresh: bool = False,
+) -> Operation[str]:
+    """The end of a request of a dict session (Flask, Starlette): writes what changed and
+    says what to do with the cookie (KEEP, SEND ``state.token``, or EXPIRE).
+
+    - emptied (``session.clear()`` at logout): the session is deleted, cookie expired;
+    - new: a fresh token, and its fields written in one call;
+    - ``regenerate_on_save``: the session moves to a fresh token's id, then the changes;
+    - changed: only the changed keys, on the existing session only. One deleted meanwhile
+      (signed out or revoked by another request) is not brought back: nothing is written
+      and the cookie is expired;
+    - unchanged: nothing, unless ``refresh`` asks to renew the TTL (and the cookie).
+
+    Raises TypeError/ValueError before anything is written for a value JSON cannot
+    encode or a reserved key.
+    """
+    token = state.token
+    if not data:
+        if token is None or not (modified or state.stored):
+            return _result(KEEP)
+        return _outcome(core.delete(session_id_for(token)), state, None, {}, always=EXPIRE)
+    pending = changes(state.stored, data)
+    if token is None:
+        token = mint_token(core.id_bytes)
+        write = core.update(session_id_for(token), pending.values, (), max_age)
+        return _outcome(write, state, token, pending.after)
+    if state.regenerate_on_save:
+        new = mint_token(core.id_bytes)
+        move = core.regenerate(session_id_for(token), session_id_for(new), max_age)
+        return _regenerated(core, move, state, new, pending, max_age)
+    if pending:
+        return _outcome(_update(core, token, pending, max_age), state, token, pending.after)
+    if refresh:
+        return _outcome(core.touch(session_id_for(token), max_age), state, token, pending.after)
+    return _result(KEEP)
+
+
+def _update(core: StoreCore, token: str, pending: Changes, max_age: MaxAge) -> Operation[bool]:
+    return core.update(
+        session_id_for(token),
+        pending.values,
+        pending.removed,
+        max_age,
+        create=False,
+        replace=pending.replace,
+    )
+
+
+def _result(outcome: str) -> Operation[str]:
+    return outcome
+    yield  # an operation all the same, that sends nothing
+
+
+def _outcome(
+    operation: Operation[Any],
+    state: DictSessionState,
+    token: str | None,
+    after: dict[str, str],
+    always: str | None = None,
+) -> Operation[str]:
+    """Runs the write; on success the state describes the stored session."""
+    done = yield from operation
+    if always is not None or done:
+        state.token, state.stored, state.regenerate_on_save = token, after, False
+        return always or SEND
+    state.token, state.stored = None, {}
+    return EXPIRE  # deleted meanwhile: the other request's decision stands
+
+
+def _regenerated(
+    core: StoreCore,
+    move: Operation[str],
+    state: DictSessionState,
+    token: str,
+    pending: Changes,
+    max_age: MaxAge,
+) -> Operation[str]:
+    yield from move
+    write = _update(core, token, pending, max_age) if pending else _result(KEEP)
+    done = yield from write
+    if done is False:
+        state.token, state.stored = None, {}
+        return EXPIRE
+    state.token, state.stored, state.regenerate_on_save = token, pending.after, False
+    return SEND

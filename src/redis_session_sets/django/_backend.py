@@ -69,12 +69,14 @@ class SessionStore(SessionBase):  # type: ignore[misc]
         operation = stores().core.load(session_id)
 
         def run() -> Operation[dict[str, Any]]:
-            data = yield from operation
-            if data is None:
+            loaded = yield from operation
+            if loaded is None:
                 # Strict ids: a cookie naming no live session is dropped, and the first
                 # write goes to a fresh token (Django's db backend does the same).
                 self._session_key = None
-                data = {}
+                data: dict[str, Any] = {}
+            else:
+                data = loaded[0]
             self._stored = snapshot(data)
             return data
 

@@ -22,7 +22,7 @@ from django.utils import timezone
 
 from redis_session_sets._tokens import mint_token, session_id_for
 from redis_session_sets.django import SessionStore
-from tests.commandstats import commands, writes
+from tests.commandstats import commands, reset, scripts, writes
 
 
 @pytest.fixture
@@ -496,3 +496,12 @@ async def test_async_with_a_given_sync_client_runs_it_in_a_thread(
         await session.asave()
         assert await SessionStore(session.session_key).aload() == {"x": 1}
     client.close()
+
+
+def test_create_on_a_fresh_store_writes_once_and_reads_nothing(django_redis: redis.Redis) -> None:
+    session = SessionStore()
+    reset(django_redis)
+    session.create()
+    assert commands(django_redis).get("hgetall", 0) == 0
+    assert scripts(django_redis) == 1
+    assert session.exists(session.session_key) is True

@@ -147,11 +147,13 @@ class SessionStore(SessionBase):  # type: ignore[misc]
     def create(self) -> None:
         # A 256-bit random token cannot collide, so unlike Django's backends there is no
         # exists() round trip before the write and no CreateError retry loop.
+        self._get_session(no_load=True)  # an unread session starts empty, as in Django
         self._session_key = self._new_token()
         self.save(must_create=True)
         self.modified = True
 
     async def acreate(self) -> None:
+        self._get_session(no_load=True)
         self._session_key = self._new_token()
         await self.asave(must_create=True)
         self.modified = True

@@ -505,3 +505,18 @@ def test_create_on_a_fresh_store_writes_once_and_reads_nothing(django_redis: red
     assert commands(django_redis).get("hgetall", 0) == 0
     assert scripts(django_redis) == 1
     assert session.exists(session.session_key) is True
+
+
+@pytest.mark.parametrize("cycle", ["sync", "async"])
+async def test_cycle_key_of_a_dead_cookie_starts_a_fresh_session(
+    django_redis: redis.Redis, cycle: str
+) -> None:
+    planted = mint_token(32)
+    session = SessionStore(planted)
+    if cycle == "sync":
+        session.cycle_key()
+    else:
+        await session.acycle_key()
+    assert session.session_key not in (None, planted)
+    assert session.exists(session.session_key) is True
+    assert session.exists(planted) is False

@@ -208,15 +208,17 @@ class SessionStore(SessionBase):  # type: ignore[misc]
         return run()
 
     def cycle_key(self) -> None:
+        age = self.get_expiry_age()  # may load, and so find the session gone: then create
         if self.session_key is None:
             return self.create()
-        stores().run(self._cycle_op(self.get_expiry_age()))
+        stores().run(self._cycle_op(age))
         return None
 
     async def acycle_key(self) -> None:
+        age = await self.aget_expiry_age()
         if self.session_key is None:
             return await self.acreate()
-        await stores().arun(self._cycle_op(await self.aget_expiry_age()))
+        await stores().arun(self._cycle_op(age))
         return None
 
     # -- expiry ----------------------------------------------------------------------------

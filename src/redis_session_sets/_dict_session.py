@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from ._core import MaxAge, StoreCore, encode_value
 from ._protocol import Operation
 from ._tokens import is_token, mint_token, session_id_for
+
+T = TypeVar("T")
 
 
 def snapshot(data: Mapping[str, Any]) -> dict[str, str]:
@@ -105,7 +107,7 @@ def save(
     token = state.token
     if not data:
         if token is None or not (modified or state.stored):
-            return _result(KEEP)
+            return done(KEEP)
         return _outcome(core.delete(session_id_for(token)), state, None, {}, always=EXPIRE)
     pending = changes(state.stored, data)
     if token is None:
@@ -120,7 +122,7 @@ def save(
         return _outcome(_update(core, token, pending, max_age), state, token, pending.after)
     if refresh:
         return _outcome(core.touch(session_id_for(token), max_age), state, token, pending.after)
-    return _result(KEEP)
+    return done(KEEP)
 
 
 def _update(core: StoreCore, token: str, pending: Changes, max_age: MaxAge) -> Operation[bool]:
@@ -134,9 +136,10 @@ def _update(core: StoreCore, token: str, pending: Changes, max_age: MaxAge) -> O
     )
 
 
-def _result(outcome: str) -> Operation[str]:
-    return outcome
-    yield  # an operation all the same, that sends nothing
+def done(value: T) -> Operation[T]:
+    """An operation that sends nothing and returns ``value``."""
+    return value
+    yield  # a generator all the same
 
 
 def _outcome(
@@ -147,8 +150,8 @@ def _outcome(
     always: str | None = None,
 ) -> Operation[str]:
     """Runs the write; on success the state describes the stored session."""
-    done = yield from operation
-    if always is not None or done:
+    ok = yield from operation
+    if always is not None or ok:
         state.token, state.stored, state.regenerate_on_save = token, after, False
         return always or SEND
     state.token, state.stored = None, {}
@@ -164,10 +167,8 @@ def _regenerated(
     max_age: MaxAge,
 ) -> Operation[str]:
     yield from move
-    write = _update(core, token, pending, max_age) if pending else _result(KEEP)
-    done = yield from write
-    if done is False:
+    if pending and not (yield from _update(core, token, pending, max_age)):
         state.token, state.stored = None, {}
-        return EXPIRE
+        return EXPIRE  # the session vanished between the two steps
     state.token, state.stored, state.regenerate_on_save = token, pending.after, False
     return SEND

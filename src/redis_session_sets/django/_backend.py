@@ -21,16 +21,10 @@ from typing import Any
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase, UpdateError
 
-from .._dict_session import Changes, changes, snapshot
+from .._dict_session import Changes, changes, done, snapshot
 from .._protocol import Operation
 from .._tokens import is_token, mint_token, session_id_for
 from ._config import stores
-
-
-def _done(value: Any = None) -> Operation[Any]:
-    """An operation that needs no Redis command."""
-    return value
-    yield  # a generator all the same
 
 
 class SessionStore(SessionBase):  # type: ignore[misc]
@@ -65,7 +59,7 @@ class SessionStore(SessionBase):  # type: ignore[misc]
         session_id = self.session_id
         if session_id is None:
             self._stored = {}
-            return _done({})
+            return done({})
         operation = stores().core.load(session_id)
 
         def run() -> Operation[dict[str, Any]]:
@@ -120,7 +114,7 @@ class SessionStore(SessionBase):  # type: ignore[misc]
         elif settings.SESSION_SAVE_EVERY_REQUEST:
             operation = core.touch(session_id, age)  # the setting asks to renew the TTL
         else:
-            return _done()  # nothing changed: nothing is written
+            return done(None)  # nothing changed: nothing is written
 
         def run() -> Operation[None]:
             if not (yield from operation):
@@ -162,7 +156,7 @@ class SessionStore(SessionBase):  # type: ignore[misc]
 
     def _exists_op(self, session_key: object) -> Operation[bool]:
         if not is_token(session_key):
-            return _done(False)
+            return done(False)
         assert isinstance(session_key, str)
         return stores().core.exists(session_id_for(session_key))
 
@@ -176,7 +170,7 @@ class SessionStore(SessionBase):  # type: ignore[misc]
         if session_key is None:
             session_key = self.session_key
         if not is_token(session_key):
-            return _done()
+            return done(None)
         assert session_key is not None
         if session_key == self.session_key:
             self._stored = {}  # whatever the dict holds now must be written in full

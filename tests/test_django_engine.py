@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 import redis
+import redis.asyncio
 from django.contrib.sessions.backends.base import UpdateError
 from django.test import override_settings
 from django.utils import timezone
@@ -520,3 +521,22 @@ async def test_cycle_key_of_a_dead_cookie_starts_a_fresh_session(
     assert session.session_key not in (None, planted)
     assert session.exists(session.session_key) is True
     assert session.exists(planted) is False
+
+
+async def test_a_given_async_client_serves_the_async_methods(
+    django_redis: redis.Redis, redis_server: Any
+) -> None:
+    # db 1 for the async client, db 0 (the URL) for the sync one: each half is seen apart.
+    async_client = redis.asyncio.Redis(port=redis_server.port, db=1)
+    other_db = redis.Redis(port=redis_server.port, db=1)
+    other_db.flushdb()
+    with override_settings(SESSION_REDIS_ASYNC_CLIENT=async_client):
+        session = SessionStore()
+        await session.aset("x", 1)
+        await session.asave()
+        assert other_db.exists(f"rss:s:{{{session.session_id}}}") == 1
+        assert django_redis.exists(f"rss:s:{{{session.session_id}}}") == 0
+        assert session.exists(session.session_key) is False  # the sync half: db 0
+    other_db.flushdb()
+    other_db.close()
+    await async_client.aclose()

@@ -389,3 +389,34 @@ async def test_starlette_cookie_session_loses_one_of_them() -> None:
     result = await two_requests_at_once(theirs, "session")
     assert result["start"] == "1"
     assert ("a" in result) != ("b" in result)
+
+
+async def test_redis_down_fails_loudly_then_recovers() -> None:
+    from redis.asyncio.retry import Retry as AsyncRetry
+    from redis.backoff import NoBackoff
+
+    from redis_session_sets import SessionStoreError
+    from tests.servers import RedisServer
+
+    server = RedisServer()
+    server.start()
+    client = redis.asyncio.Redis(
+        port=server.port, socket_connect_timeout=0.5, retry=AsyncRetry(NoBackoff(), 1)
+    )
+    store = AsyncStore(client)
+    app = make_app(ours(store), Hooks())
+    transport = httpx.ASGITransport(app=app)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://t") as browser:
+            await browser.get("/set/a/1")
+            server.stop()
+            anonymous = await transport.handle_async_request(httpx.Request("GET", "http://t/get"))
+            assert anonymous.status_code == 200  # no cookie: no Redis call, served
+            with pytest.raises(SessionStoreError):
+                await browser.get("/get")
+            server.start()  # same port, empty (no persistence): the same client reconnects
+            await browser.get("/set/b/2")
+            assert (await browser.get("/get")).json()["b"] == "2"
+    finally:
+        await client.aclose()
+        server.close()

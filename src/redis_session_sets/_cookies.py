@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from itsdangerous import BadSignature, Signer
 
@@ -67,6 +68,7 @@ class CookieSettings:
     path: str = "/"
     _signer: Signer | None = field(init=False, repr=False, compare=False, default=None)
     _same_site: str | None = field(init=False, repr=False, compare=False, default=None)
+    _verified: Callable[[str], str | None] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.cookie_name, str) or not COOKIE_NAME.fullmatch(self.cookie_name):
@@ -91,6 +93,9 @@ class CookieSettings:
                 )
             same_site = SAME_SITE[self.same_site.lower()]
         object.__setattr__(self, "_same_site", same_site)
+        # A browser sends the same cookie on every request: remember the last verdicts
+        # (bounded) rather than recompute an HMAC each time. The keys never change.
+        object.__setattr__(self, "_verified", lru_cache(maxsize=4096)(self.unsign))
         for name in ("domain", "path"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not ATTRIBUTE.fullmatch(value)):
@@ -103,7 +108,7 @@ class CookieSettings:
     def token_from_header(self, header: str | bytes | None) -> str | None:
         """The verified token carried by a ``Cookie`` header, or None ("no session")."""
         value = cookie_value(header, self.cookie_name)
-        return None if value is None else self.unsign(value)
+        return None if value is None else self._verified(value)
 
     def unsign(self, value: str) -> str | None:
         """The token of a cookie value, or None when it is not a valid (signed) token."""

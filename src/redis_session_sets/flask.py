@@ -23,8 +23,6 @@ from ._tokens import session_id_for
 if TYPE_CHECKING:
     from flask import Flask, Request, Response
 
-MAX_COOKIE_BYTES = 4096
-
 __all__ = ["RedisSession", "RedisSessionInterface"]
 
 
@@ -68,26 +66,23 @@ class RedisSessionInterface(SessionInterface):
         self._cookie: tuple[tuple[Any, ...], CookieSettings] | None = None
 
     def cookie(self, app: Flask) -> CookieSettings | None:
-        """Signing as every middleware of the library does, over ``app.secret_key`` (it
-        signs) and ``SECRET_KEY_FALLBACKS`` (they still verify)."""
+        """The cookie read and signed as by every middleware of the library, over
+        ``app.secret_key`` (it signs) and ``SECRET_KEY_FALLBACKS`` (they still verify)."""
         if not app.secret_key:
             return None
         keys = (app.secret_key, *(app.config.get("SECRET_KEY_FALLBACKS") or ()))
-        if self._cookie is None or self._cookie[0] != keys:
-            self._cookie = (keys, CookieSettings(cookie_name="session", secret_keys=keys))
+        name = self.get_cookie_name(app)
+        if self._cookie is None or self._cookie[0] != (name, keys):
+            self._cookie = ((name, keys), CookieSettings(cookie_name=name, secret_keys=keys))
         return self._cookie[1]
 
     def token_of(self, app: Flask, request: Request) -> str | None:
         """The verified token of the request's cookie; None for no cookie, or a cookie
         that is duplicated, oversized, not ASCII, badly signed or not a token."""
-        values = request.cookies.getlist(self.get_cookie_name(app))
         cookie = self.cookie(app)
-        if len(values) != 1 or cookie is None:
+        if cookie is None:
             return None
-        value = values[0]
-        if len(value) > MAX_COOKIE_BYTES or not value.isascii():
-            return None
-        return cookie.unsign(value)
+        return cookie.token_from_header(request.headers.get("Cookie"))
 
     def open_session(self, app: Flask, request: Request) -> RedisSession | None:
         if not app.secret_key:
@@ -95,12 +90,12 @@ class RedisSessionInterface(SessionInterface):
         token = self.token_of(app, request)
         if token is None:
             return RedisSession()  # no Redis call without a session cookie
-        loaded = self.store._run(self.store._core.load(session_id_for(token)))
-        if loaded is None:
+        read = self.store._run(self.store._core.read(session_id_for(token)))
+        if not read.exists:
             # Strict ids: a cookie naming no live session is not adopted; the first
             # write goes to a fresh token.
             return RedisSession()
-        return RedisSession(loaded[0], token)
+        return RedisSession(read.values, token)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if not isinstance(session, RedisSession):

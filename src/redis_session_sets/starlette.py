@@ -11,38 +11,18 @@ keep both changes, which Starlette's cookie session cannot do.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Mapping, MutableMapping
+from collections.abc import Mapping
 from typing import Any
 
-from ._cookies import CookieSettings, SecretKeys
-from ._core import MaxAge, duration_ms
+from ._asgi import HEADER_MESSAGES, ASGIApp, Message, Receive, Scope, Send, cookie_header, is_https
+from ._cookies import SecretKeys
+from ._core import MaxAge
 from ._dict_session import EXPIRE, SEND, DictSessionState, save
+from ._session import SessionFactory
 from ._store import AsyncStore
 from ._tokens import session_id_for
 
 __all__ = ["DictSession", "DictSessionMiddleware"]
-
-Scope = MutableMapping[str, Any]
-Message = MutableMapping[str, Any]
-Receive = Callable[[], Awaitable[Message]]
-Send = Callable[[Message], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
-
-# The messages that carry the response headers (a websocket's handshake answer too).
-HEADER_MESSAGES = frozenset({"http.response.start", "websocket.accept"})
-
-
-def _is_https(scope: Scope) -> bool:
-    return scope.get("scheme") in ("https", "wss")
-
-
-def _cookie_header(scope: Scope) -> bytes | None:
-    """The request's ``Cookie`` header (several, as HTTP/2 may send, joined by '; ')."""
-    found: bytes | None = None
-    for name, value in scope.get("headers", ()):
-        if name == b"cookie":
-            found = value if found is None else found + b"; " + value
-    return found
 
 
 class DictSession(dict[str, Any]):
@@ -93,38 +73,42 @@ class DictSessionMiddleware:
             )
         self.app = app
         self.store = store
-        self.cookie = CookieSettings(
-            cookie_name=cookie_name,
+        # The options are checked, and the cookie read and written, exactly as by the
+        # library's SessionMiddleware.
+        factory = SessionFactory(
+            store._core,
+            read_header=cookie_header,
+            is_https=is_https,
             secret_keys=secret_keys,
+            cookie_name=cookie_name,
             signed=signed,
             secure=secure,
             same_site=same_site,
             http_only=http_only,
             domain=domain,
             path=path,
+            touch_interval=touch_interval,
         )
-        self.touch_interval_ms = (
-            None if touch_interval is None else duration_ms(touch_interval, "touch_interval")
-        )
+        self.cookie = factory.cookie
+        self.touch_interval_ms = factory.touch_interval_ms
         self.max_age_seconds = store._core.max_age_ms // 1000
 
     async def load(self, scope: Scope) -> tuple[DictSession, bool]:
         """The request's session, and whether its TTL is due for renewal."""
-        token = self.cookie.token_from_header(_cookie_header(scope))
+        token = self.cookie.token_from_header(cookie_header(scope))
         if token is None:
             return DictSession(), False  # no (valid) cookie: no Redis call
-        loaded = await self.store._run(self.store._core.load(session_id_for(token)))
-        if loaded is None:
+        read = await self.store._run(self.store._core.read(session_id_for(token)))
+        if not read.exists:
             # Strict ids: a cookie naming no live session is not adopted; the first write
             # goes to a fresh token.
             return DictSession(), False
-        data, touched_ms = loaded
         due = (
             self.touch_interval_ms is not None
-            and touched_ms is not None
-            and time.time() * 1000 - touched_ms >= self.touch_interval_ms
+            and read.touched_ms is not None
+            and time.time() * 1000 - read.touched_ms >= self.touch_interval_ms
         )
-        return DictSession(data, token), due
+        return DictSession(read.values, token), due
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -143,10 +127,10 @@ class DictSessionMiddleware:
                 line = None
                 if outcome == SEND and session.state.token is not None:
                     line = self.cookie.set_cookie(
-                        session.state.token, self.max_age_seconds, https=_is_https(scope)
+                        session.state.token, self.max_age_seconds, https=is_https(scope)
                     )
                 elif outcome == EXPIRE:
-                    line = self.cookie.expire_cookie(https=_is_https(scope))
+                    line = self.cookie.expire_cookie(https=is_https(scope))
                 if line is not None:
                     headers = list(message.get("headers", ()))
                     headers.append((b"set-cookie", line.encode("latin-1")))

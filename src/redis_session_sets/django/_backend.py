@@ -60,19 +60,16 @@ class SessionStore(SessionBase):  # type: ignore[misc]
         if session_id is None:
             self._stored = {}
             return done({})
-        operation = stores().core.load(session_id)
+        operation = stores().core.read(session_id)
 
         def run() -> Operation[dict[str, Any]]:
-            loaded = yield from operation
-            if loaded is None:
+            read = yield from operation
+            if not read.exists:
                 # Strict ids: a cookie naming no live session is dropped, and the first
                 # write goes to a fresh token (Django's db backend does the same).
                 self._session_key = None
-                data: dict[str, Any] = {}
-            else:
-                data = loaded[0]
-            self._stored = snapshot(data)
-            return data
+            self._stored = snapshot(read.values)
+            return read.values
 
         return run()
 

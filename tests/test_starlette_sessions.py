@@ -420,3 +420,30 @@ async def test_redis_down_fails_loudly_then_recovers() -> None:
     finally:
         await client.aclose()
         server.close()
+
+
+def test_end_to_end_under_uvicorn(redis_server: Any, raw: redis.Redis) -> None:
+    """A real uvicorn on a free loopback port and a real HTTP client: sign in, two
+    concurrent requests of one session changing different keys, sign out."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.test_uvicorn import Served
+
+    hooks = Hooks()
+    store = AsyncStore(redis.asyncio.Redis.from_url(redis_server.url), references=["user_id"])
+    app = make_app(ours(store), hooks)
+    with Served(app) as served, httpx.Client(base_url=served.url) as browser:
+        browser.post("/login/ada")
+        signed_in = browser.cookies[COOKIE]
+        assert members(raw, "ada") == {session_id_for(signed_in.rsplit(".", 1)[0])}
+        hooks.barrier = asyncio.Barrier(2)
+        with ThreadPoolExecutor(2) as pool:
+            tabs = [
+                pool.submit(browser.get, "/together/a/1"),
+                pool.submit(browser.get, "/together/b/2"),
+            ]
+            assert [tab.result(timeout=10).status_code for tab in tabs] == [200, 200]
+        assert browser.get("/get").json() == {"user_id": "ada", "a": "1", "b": "2"}
+        response = browser.post("/logout")
+        assert "Max-Age=0" in response.headers["set-cookie"]
+        assert raw.keys("*") == []

@@ -64,6 +64,7 @@ def test_list_json_has_each_live_session_with_its_times(
     assert document["value"] == "42"
     assert document["count"] == 3
     assert {s["id"] for s in document["sessions"]} == set(mine)
+    assert document["ids"] == [s["id"] for s in document["sessions"]]  # oldest first
     for session in document["sessions"]:
         created = datetime.fromisoformat(session["created_at"])
         expires = datetime.fromisoformat(session["expires_at"])
@@ -168,6 +169,11 @@ def test_delete_with_explicit_references(
     assert code == 0
     assert out == f"deleted session {session_id}\n"
     assert raw.keys("rss:*") == []
+    # Space-separated works too; a field left out keeps its (now stale) index entry.
+    (session_id,) = sessions_of(store, 42, 1)
+    code, _, _ = cli(capsys, "--url", url, "--references", "user_id ", "delete", session_id)
+    assert code == 0
+    assert raw.keys("rss:*") == [store.get_reference_key("tenant", "acme").encode()]
 
 
 # -- revoke --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import argparse
 import importlib
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
@@ -85,7 +86,7 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
         "--references",
         default=default,
         metavar="FIELDS",
-        help="the app's reference fields, comma-separated (default: found from the data)",
+        help="the app's reference fields, comma- or space-separated (default: found from the data)",
     )
     parser.add_argument(
         "--json",
@@ -250,7 +251,7 @@ def emit(args: argparse.Namespace, document: Any, lines: Sequence[str]) -> None:
 def references_option(args: argparse.Namespace) -> list[str] | None:
     if args.references is None:
         return None
-    return [name.strip() for name in args.references.split(",") if name.strip()]
+    return [name for name in re.split(r"[,\s]+", args.references) if name]
 
 
 def make_store(client: redis.Redis, args: argparse.Namespace, references: Sequence[str]) -> Store:
@@ -272,6 +273,7 @@ def cmd_list(runner: Runner, args: argparse.Namespace) -> int:
         "field": args.field,
         "value": args.value,
         "count": len(sessions),
+        "ids": [info.id for info in sessions],  # for `jq -r '.ids[]'`
         "sessions": [
             {
                 "id": info.id,

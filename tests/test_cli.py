@@ -341,3 +341,17 @@ def test_console_script_and_python_m(url: str, store: Store) -> None:
     assert done.returncode == 3
     assert "Traceback" not in done.stderr
     assert done.stderr.count("\n") == 1
+
+
+def test_output_cut_short_by_head_is_quiet(url: str, store: Store) -> None:
+    sessions_of(store, 42, 1500)  # far more output than a pipe buffers
+    process = subprocess.Popen(
+        [sys.executable, "-m", "redis_session_sets", "--url", url, "list", "user_id", "42"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    assert process.stdout.readline().startswith(b"1500 session(s)")
+    process.stdout.close()  # what `| head -1` does
+    assert process.wait(timeout=60) == 0
+    assert process.stderr.read() == b""

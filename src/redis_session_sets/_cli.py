@@ -500,6 +500,10 @@ def _main(argv: Sequence[str] | None) -> int:
         runner = Runner(store, args.progress, args.json)
         try:
             return VERBS[args.verb](runner, args)
+        except BrokenPipeError:
+            # The reader went away (`... | head`): stop quietly, as other tools do.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return OK
         except (ValueError, TypeError) as error:
             raise UsageError(str(error)) from None
         except (SessionStoreError, RedisError, OSError) as error:

@@ -192,6 +192,20 @@ def test_revoke_keeps_the_kept_and_cleans_other_indexes(
     assert raw.zcard(store.get_reference_key("tenant", "acme")) == 3
 
 
+def test_ids_that_look_like_options(
+    capsys: pytest.CaptureFixture[str], url: str, store: Store
+) -> None:
+    """base64url ids may start with '-' or '--'; they are still ids."""
+    dash, dashes, plain = "-" + "A" * 42, "--" + "B" * 41, "C" * 43
+    for session_id in (dash, dashes, plain):
+        store.set(session_id, {"user_id": 42})
+    assert cli_json(capsys, "--url", url, "show", dash)["id"] == dash
+    assert cli(capsys, "--url", url, "delete", dashes)[0] == 0
+    document = cli_json(capsys, "--url", url, "revoke", "user_id", "42", "--keep", dash)
+    assert document["revoked"] == 1
+    assert store.sessions("user_id", 42) == [dash]
+
+
 def test_revoke_with_a_progress_bar(
     capsys: pytest.CaptureFixture[str], url: str, store: Store
 ) -> None:

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis
 from redis.exceptions import AuthenticationError, RedisError
 
-from ._core import text
+from ._core import SESSION_ID, text
 from ._errors import SessionStoreError
 from ._maintenance import INDEXES, SESSIONS, KeyStats, Maintenance
 from ._protocol import Command, Emit, Iteration, Operation
@@ -54,6 +54,13 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         raise UsageError(f"{message} (see {self.prog} --help)")
+
+    def _parse_optional(self, arg_string: str) -> Any:
+        # Session ids are base64url and may start with '-' or '--': never read one as an
+        # option (no option of ours is 22 or more such characters long).
+        if SESSION_ID.fullmatch(arg_string):
+            return None
+        return super()._parse_optional(arg_string)
 
 
 def redact(url: str) -> str:

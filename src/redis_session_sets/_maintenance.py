@@ -68,7 +68,7 @@ class Maintenance:
         return field, value
 
     def _script_args(self) -> tuple[Arg, ...]:
-        return (self.core.prefix, " ".join(self.core.references), "1", 0)
+        return self.core._script_args  # the leading ARGV every script takes (lua/lib.lua)
 
     def keys(self, kind: str, count: int = 1000) -> Iteration:
         """Every key of one kind ('s' sessions, 'r' indexes), in SCAN batches."""

@@ -88,7 +88,9 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
         default=default,
         help=f"Redis URL (default: $REDIS_URL, then {DEFAULT_URL})",
     )
-    parser.add_argument("--prefix", default="rss" if top else default, help="key prefix")
+    parser.add_argument(
+        "--prefix", default="rss" if top else default, help="key prefix (default: rss)"
+    )
     parser.add_argument(
         "--references",
         default=default,
@@ -133,7 +135,11 @@ def build_parser() -> argparse.ArgumentParser:
         sub.add_argument("value", metavar="VALUE")
         if name == "revoke":
             sub.add_argument(
-                "--keep", action="append", default=[], metavar="ID", help="a session id to keep"
+                "--keep",
+                action="append",
+                default=[],
+                metavar="ID",
+                help="a session id to keep (repeatable)",
             )
     verb("show", "one session's fields and times").add_argument("id", metavar="ID")
     verb("delete", "delete one session (and its index entries)").add_argument("id", metavar="ID")

@@ -284,6 +284,37 @@ class StoreCore:
 
         return run()
 
+    def update(
+        self,
+        session_id: str,
+        values: Mapping[str, Any],
+        removed: Iterable[str] = (),
+        max_age: MaxAge | None = None,
+        *,
+        create: bool = True,
+        replace: bool = False,
+    ) -> Operation[bool]:
+        """The save of a dict session: writes ``values`` and removes ``removed`` (or, with
+        ``replace``, every user field not in ``values``) atomically, renewing the TTL.
+        False when the session was missing and ``create`` is off."""
+        key = self.session_key(session_id)
+        names = self.field_names(removed)
+        flat = self.encode_values(values)
+        extra = (
+            self.ttl_ms(max_age),
+            "1" if create else "0",
+            "1" if replace else "0",
+            len(names),
+            *names,
+            *flat,
+        )
+
+        def run() -> Operation[bool]:
+            status, _ = yield from self._session_script("update", (key,), session_id, extra)
+            return status == 1
+
+        return run()
+
     def incr(
         self,
         session_id: str,

@@ -248,6 +248,11 @@ class AsyncStore(_StoreBase):
 
     async def _send(self, request: Request) -> Any:
         try:
+            if self._core.cluster:
+                # redis-py's asyncio RedisCluster breaks connections when commands run
+                # concurrently before it has discovered the nodes; this waits for that
+                # discovery (under the client's lock) and is a no-op afterwards.
+                await self.client.initialize()
             if isinstance(request, Batch):
                 return await self._send_batch(request)
             if isinstance(request, Command):

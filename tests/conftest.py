@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 import redis
 import redis.asyncio
 
+from redis_session_sets import AsyncStore, Store
+from tests.facade import SyncStoreAsAsync
 from tests.servers import RedisServer
 
 
@@ -40,3 +43,25 @@ async def async_client(
     client = redis.asyncio.Redis(port=redis_server.port)
     yield client
     await client.aclose()
+
+
+@pytest.fixture(params=["sync", "async"])
+def make_store(
+    request: pytest.FixtureRequest,
+    sync_client: redis.Redis,
+    async_client: redis.asyncio.Redis,
+) -> Callable[..., Any]:
+    """Builds a store on the throwaway server: the sync one (behind an async facade, so
+    one test body covers both shells) or the async one."""
+
+    def make(**options: Any) -> Any:
+        if request.param == "sync":
+            return SyncStoreAsAsync(Store(sync_client, **options))
+        return AsyncStore(async_client, **options)
+
+    return make
+
+
+@pytest.fixture
+def store(make_store: Callable[..., Any]) -> Any:
+    return make_store(references=["user_id", "team"])

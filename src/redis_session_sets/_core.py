@@ -61,11 +61,10 @@ def encode_value(field: str, value: Any) -> str:
 
 
 def decode_value(raw: Any) -> Any:
-    raw = text(raw)
     try:
-        return json.loads(raw)
+        return json.loads(raw)  # bytes or str
     except ValueError:
-        return raw  # written by hand, not JSON: hand it back as it is
+        return text(raw)  # written by hand, not JSON: hand it back as it is
 
 
 def decode_pairs(reply: Any) -> dict[str, Any]:
@@ -73,9 +72,8 @@ def decode_pairs(reply: Any) -> dict[str, Any]:
     items = reply.items() if isinstance(reply, dict) else zip(reply[::2], reply[1::2], strict=True)
     fields = {}
     for name, raw in items:
-        name = text(name)
-        if not name.startswith(RESERVED):
-            fields[name] = decode_value(raw)
+        if name[:2] not in (b"__", "__"):  # bytes or str, without decoding the reserved ones
+            fields[text(name)] = decode_value(raw)
     return fields
 
 

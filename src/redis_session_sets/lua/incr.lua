@@ -19,7 +19,9 @@ local ok, value = pcall(redis.call, 'HINCRBY', key, ARGV[8], ARGV[9])
 if not ok then return { -1, 0, old, old, false } end -- out of the 64-bit range
 if not created then
   created = now
-  redis.call('HSET', key, '__created', now)
+  redis.call('HSET', key, '__created', now, '__touched', now)
+else
+  redis.call('HSET', key, '__touched', now)
 end
 local expire_at = renew(ctx, key, created, tonumber(ARGV[6]), now)
 local new = ref_values(ctx, key)

@@ -22,6 +22,7 @@ else
   created = now
   redis.call('HSET', new_key, '__created', now)
 end
+redis.call('HSET', new_key, '__touched', now)
 local expire_at = renew(ctx, new_key, created, tonumber(ARGV[6]), now)
 reindex(ctx, old, id, new, new_id, expire_at, now)
 return { 1, expire_at, old, new, false }

@@ -11,10 +11,11 @@ local created, old = open_session(ctx, key, id, now)
 if not created then
   if ARGV[7] ~= '1' then return { 0, 0, old, no_values(ctx), false } end
   created = now
-  redis.call('HSET', key, '__created', now)
+  redis.call('HSET', key, '__created', now, '__touched', now, unpack(ARGV, 8))
+else
+  redis.call('HSET', key, '__touched', now, unpack(ARGV, 8))
 end
-if #ARGV >= 8 then redis.call('HSET', key, unpack(ARGV, 8)) end
 local expire_at = renew(ctx, key, created, tonumber(ARGV[6]), now)
-local new = ref_values(ctx, key)
+local new = written_values(ctx, old, 8)
 reindex(ctx, old, id, new, id, expire_at, now)
 return { 1, expire_at, old, new, false }

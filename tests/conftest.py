@@ -10,6 +10,7 @@ import redis.asyncio
 from redis_session_sets import AsyncStore, Store
 from tests.facade import SyncStoreAsAsync
 from tests.servers import RedisServer
+from tests.topologies import ClusterServers
 
 
 @pytest.fixture(scope="session")
@@ -65,3 +66,14 @@ def make_store(
 @pytest.fixture
 def store(make_store: Callable[..., Any]) -> Any:
     return make_store(references=["user_id", "team"])
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[ClusterServers]:
+    """A real 3-primary Redis Cluster on free loopback ports, shared by the cluster tests."""
+    servers = ClusterServers()
+    try:
+        servers.start()
+        yield servers
+    finally:
+        servers.close()

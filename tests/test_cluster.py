@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import random
+import time
 from collections import defaultdict
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
@@ -23,20 +24,10 @@ from redis.cluster import RedisCluster
 from redis.retry import Retry
 
 from redis_session_sets import AsyncStore, SessionStoreError, Store
-from redis_session_sets._protocol import Request
+from redis_session_sets._protocol import Batch, Operation, Request
 from tests.topologies import ClusterServers
 
 REFERENCES = ["user_id", "org"]
-
-
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[ClusterServers]:
-    servers = ClusterServers()
-    try:
-        servers.start()
-        yield servers
-    finally:
-        servers.close()
 
 
 @pytest.fixture
@@ -405,3 +396,93 @@ def test_a_dead_primary_fails_its_slots_only() -> None:
         client.close()
     finally:
         servers.close()
+
+
+async def test_concurrent_writers_of_one_session_leave_no_member_missing(
+    async_cluster_client: redis.asyncio.RedisCluster, cluster_client: RedisCluster
+) -> None:
+    """Index updates of one session race each other (many connections): the guards keep
+    every live session in its index; what is left stale, a read removes."""
+    store = AsyncStore(async_cluster_client, references=REFERENCES)
+    sessions = [store.create_session_id() for _ in range(5)]
+    rng = random.Random(11)
+
+    async def flipper() -> None:
+        for _ in range(40):
+            session_id = rng.choice(sessions)
+            action = rng.random()
+            if action < 0.6:
+                await store.set(session_id, {"user_id": rng.choice([1, 2, 3, "x"])})
+            elif action < 0.7:
+                await store.unset(session_id, ["user_id"])
+            elif action < 0.8:
+                await store.incr(session_id, "n")
+            else:
+                await store.delete(session_id)
+
+    for _ in range(3):
+        await asyncio.gather(*(flipper() for _ in range(20)))
+        expected = truth(cluster_client)
+        for value in ("1", "2", "3", "x"):
+            index = store.get_reference_key("user_id", value)
+            assert expected[("user_id", value)] <= zmembers(cluster_client, index)
+            assert set(await store.sessions("user_id", value)) == expected[("user_id", value)]
+            assert zmembers(cluster_client, index) == expected[("user_id", value)]
+
+
+# -- index updates arriving out of order ---------------------------------------------
+# Two requests writing one session send their index halves over different connections,
+# so they can arrive in either order. These tests hold a write's index batch back and
+# deliver it after a later write's, through the sans-IO core.
+
+
+def hold(store: Store, operation: Operation[Any]) -> tuple[Operation[Any], Batch]:
+    """Runs the session script of a write; returns its index batch, not yet sent."""
+    reply = store._send(next(operation))
+    batch = operation.send(reply)
+    assert isinstance(batch, Batch)
+    return operation, batch
+
+
+def deliver(store: Store, held: tuple[Operation[Any], Batch]) -> None:
+    operation, batch = held
+    with pytest.raises(StopIteration):
+        operation.send(store._send(batch))
+
+
+def test_a_late_removal_never_undoes_a_newer_add(cluster_client: RedisCluster) -> None:
+    store = Store(cluster_client, references=REFERENCES)
+    session_id = store.create_session_id()
+    store.set(session_id, {"user_id": 1})
+    away = hold(store, store._core.set(session_id, {"user_id": 2}))  # 1 -> 2
+    back = hold(store, store._core.set(session_id, {"user_id": 1}))  # 2 -> 1
+    deliver(store, back)
+    deliver(store, away)  # late: "remove from 1" must not undo "add to 1"
+    assert session_id in zmembers(cluster_client, store.get_reference_key("user_id", 1))
+    assert store.sessions("user_id", 1) == [session_id]
+    assert store.sessions("user_id", 2) == []  # the late "add to 2" left a stale member
+
+
+def test_a_late_deletion_never_removes_a_recreated_session(cluster_client: RedisCluster) -> None:
+    store = Store(cluster_client, references=REFERENCES)
+    session_id = store.create_session_id()
+    store.set(session_id, {"user_id": 1})
+    deletion = hold(store, store._core.delete(session_id))
+    recreation = hold(store, store._core.set(session_id, {"user_id": 1}))
+    deliver(store, recreation)
+    deliver(store, deletion)
+    assert session_id in zmembers(cluster_client, store.get_reference_key("user_id", 1))
+    assert store.sessions("user_id", 1) == [session_id]
+
+
+def test_a_late_add_never_shortens_a_members_life(cluster_client: RedisCluster) -> None:
+    store = Store(cluster_client, references=REFERENCES)
+    session_id = store.create_session_id()
+    first = hold(store, store._core.set(session_id, {"user_id": 1}, timedelta(hours=1)))
+    second = hold(store, store._core.touch(session_id, timedelta(days=2)))
+    deliver(store, second)
+    deliver(store, first)
+    score = cluster_client.zscore(store.get_reference_key("user_id", 1), session_id)
+    expires = cluster_client.pttl(store.get_session_key(session_id))
+    assert score is not None
+    assert score - time.time() * 1000 > expires - 5000  # the two-day expiry, not one hour

@@ -64,17 +64,29 @@ class IndexChanges:
     def add(self, field: str, value: str, session_id: str, score: int) -> None:
         self.adds.setdefault((field, value), []).append((score, session_id))
 
-    def reindex(self, old_id: str, new_id: str, reply: Sequence[Any]) -> None:
+    def reindex(
+        self, old_id: str, new_id: str, reply: Sequence[Any], deleted_at: int | None = None
+    ) -> None:
         """lib.lua's reindex rules, from a session script's reply: out of the indexes the
         session left (or all, when its id changed), into the ones it holds now with score
-        expire_at (when the script renewed it)."""
+        expire_at (when the script renewed it).
+
+        A removal of the same id is guarded by "the write's time + max age" (the score a
+        later write of it would give it, or more), so that, arriving late, it never
+        undoes a newer add: a renewal's expire_at, a deletion's time + the default max
+        age. A new id never comes back, so its old id's removals are unconditional."""
         expire_at = int(reply[1])
+        guard = 0
+        if old_id == new_id:
+            if expire_at > 0:
+                guard = expire_at
+            elif deleted_at is not None:
+                guard = deleted_at + self.core.max_age_ms
         for name, before, after in zip(self.core.references, reply[2], reply[3], strict=True):
             old = None if before is None else _text(before)
             new = None if after is None else _text(after)
             if old is not None and (old != new or old_id != new_id):
-                # Same id: guarded, so a late removal never undoes a newer add of it.
-                self.remove(name, old, old_id, expire_at if old_id == new_id else 0)
+                self.remove(name, old, old_id, guard)
             if new is not None and expire_at > 0:
                 self.add(name, new, new_id, expire_at)
 
@@ -91,10 +103,17 @@ class IndexChanges:
         return Batch(tuple(calls)) if calls else None
 
 
-def follow_up(core: StoreCore, old_id: str, new_id: str, reply: Sequence[Any]) -> Operation[None]:
+# Scripts whose result, when they deleted the session (status 1), is the deletion time.
+DELETIONS = frozenset({"delete"})
+
+
+def follow_up(
+    core: StoreCore, script: str, session_id: str, reply: Sequence[Any]
+) -> Operation[None]:
     """After a session script: the index half of the write (nothing when no index moved)."""
+    deleted = script in DELETIONS and int(reply[0]) == 1
     changes = IndexChanges(core)
-    changes.reindex(old_id, new_id, reply)
+    changes.reindex(session_id, session_id, reply, int(reply[4]) if deleted else None)
     batch = changes.batch()
     if batch is not None:
         yield batch
@@ -173,7 +192,8 @@ def check(
         if old:
             changes = IndexChanges(core)
             for session_id, reply in zip(old, replies[len(replies) - len(old) :], strict=True):
-                changes.reindex(session_id, session_id, reply)
+                deleted_at = int(reply[4]) if int(reply[0]) == 1 else None
+                changes.reindex(session_id, session_id, reply, deleted_at)
             batch = changes.batch()
             if batch is not None:
                 yield batch
@@ -246,7 +266,7 @@ def delete_all(
             if status == 0:
                 stale.append(member)
             else:
-                changes.reindex(member[0], member[0], reply)
+                changes.reindex(member[0], member[0], reply, int(reply[4]))
         for session_id, score in stale:
             changes.remove(field_name, value, session_id, int(score) + 1)
         batch = changes.batch()

@@ -206,7 +206,7 @@ class StoreCore:
         """Runs a session script; returns its status and result."""
         reply = yield self._script_call(name, keys, session_id, *extra)
         if self.cluster:  # the index half of the write follows
-            yield from _cluster.follow_up(self, session_id, session_id, reply)
+            yield from _cluster.follow_up(self, name, session_id, reply)
         return int(reply[0]), reply[4]
 
     def _index_script(self, name: str, field: str, value: str | int, *extra: Arg) -> ScriptCall:

@@ -192,7 +192,7 @@ class CountingStore(Store):
         return super()._send(request)
 
 
-def test_at_most_two_round_trips_per_write(cluster_client: RedisCluster) -> None:
+def test_round_trips_per_write(cluster_client: RedisCluster) -> None:
     store = CountingStore(cluster_client, references=REFERENCES)
     session_id = store.create_session_id()
     for operation in (
@@ -201,14 +201,45 @@ def test_at_most_two_round_trips_per_write(cluster_client: RedisCluster) -> None
         lambda: store.incr(session_id, "user_id"),
         lambda: store.unset(session_id, ["org"]),
         lambda: store.touch(session_id),
-        lambda: store.regenerate(session_id),
+        lambda: store.delete(session_id),
     ):
         store.sent = []
         operation()
         assert 1 <= len(store.sent) <= 2
+    # regenerate: read, write the copy, then delete the old one (never losing the session).
+    store.set(session_id, {"user_id": 1})
+    store.sent = []
+    store.regenerate(session_id)
+    assert len(store.sent) == 3
     store.sent = []
     store.set(store.create_session_id(), {"plain": 1})  # no reference: no index half
     assert len(store.sent) == 1
+
+
+def test_regenerate_never_loses_the_session_when_the_copy_fails(
+    cluster: ClusterServers, cluster_client: RedisCluster
+) -> None:
+    store = Store(cluster_client, references=REFERENCES)
+    session_id = store.create_session_id()
+    store.set(session_id, {"user_id": 5, "cart": [1, 2]})
+
+    def port(key: str) -> int:
+        return int(cluster_client.get_node_from_key(key).port)  # type: ignore[no-untyped-call]
+
+    old_port = port(store.get_session_key(session_id))
+    new_id = next(i for i in iter(store.create_session_id, "") if port(f"{{{i}}}") != old_port)
+    full = next(node for node in cluster.nodes if node.port == port(f"{{{new_id}}}"))
+    with full.client() as admin:
+        # Without a replica, that node now refuses every write (NOREPLICAS).
+        admin.config_set("min-replicas-to-write", 1)
+        try:
+            with pytest.raises(SessionStoreError):
+                store._run(store._core.regenerate(session_id, new_id=new_id))
+        finally:
+            admin.config_set("min-replicas-to-write", 0)
+    assert store.get(session_id) == {"user_id": 5, "cart": [1, 2]}
+    assert store.sessions("user_id", 5) == [session_id]
+    assert store.exists(new_id) is False
 
 
 def test_single_server_stays_one_round_trip(sync_client: redis.Redis) -> None:

@@ -91,6 +91,10 @@ class IndexChanges:
                 self.add(name, new, new_id, expire_at)
 
     def batch(self) -> Batch | None:
+        calls = self.requests()
+        return Batch(calls) if calls else None
+
+    def requests(self) -> tuple[ScriptCall, ...]:
         calls = []
         for name, value in dict.fromkeys([*self.removals, *self.adds]):
             removals = self.removals.get((name, value), [])
@@ -100,7 +104,7 @@ class IndexChanges:
             for score, session_id in self.adds.get((name, value), []):
                 args += (score, session_id)
             calls.append(self.core._index_script("index_update", name, value, *args))
-        return Batch(tuple(calls)) if calls else None
+        return tuple(calls)
 
 
 # Scripts whose result, when they deleted the session (status 1), is the deletion time.
@@ -122,26 +126,26 @@ def follow_up(
 def regenerate(
     core: StoreCore, session_id: str, new_id: str, ttl_ms: int, csrf_secret: str
 ) -> Operation[None]:
-    """Copy, then delete (never RENAME across slots): read the old hash, then one batch
-    writes the copy (rotating the CSRF secret), deletes the old hash and moves the index
-    memberships to the new id."""
+    """Copy, then delete (the hashes are in different slots: never a RENAME). Three round
+    trips, so that a failure never loses the session: read the old hash; write the copy
+    (rotating the CSRF secret) and add the new id to its indexes; only then delete the old
+    hash and remove the old id from its indexes."""
     old_key, new_key = core.session_key(session_id), core.session_key(new_id)
     reply = yield core._script_call("regenerate_read", (old_key,), session_id, ttl_ms)
     status, expire_at, old = int(reply[0]), int(reply[1]), reply[2]
     fields = tuple(reply[4]) if status == 1 else ()
-    changes = IndexChanges(core)
     # A missing session becomes a new, empty one, in no index.
     new = old if status == 1 else [None] * len(old)
-    changes.reindex(session_id, new_id, (status, expire_at, old, new))
-    requests: list[Command | ScriptCall] = [
-        core._script_call("regenerate_write", (new_key,), new_id, expire_at, csrf_secret, *fields)
-    ]
-    if status == 1:
-        requests.append(core._script_call("delete", (old_key,), session_id))
-    follow = changes.batch()
-    if follow is not None:
-        requests += follow.requests
-    yield Batch(tuple(requests))
+    adds, removals = IndexChanges(core), IndexChanges(core)
+    adds.reindex(new_id, new_id, (status, expire_at, new, new))
+    removals.reindex(session_id, new_id, (status, 0, old, new))
+    write = core._script_call(
+        "regenerate_write", (new_key,), new_id, expire_at, csrf_secret, *fields
+    )
+    yield Batch((write, *adds.requests()))
+    deletion = (core._script_call("delete", (old_key,), session_id),) if status == 1 else ()
+    if deletion or removals.requests():
+        yield Batch((*deletion, *removals.requests()))
 
 
 def _members(flat: Sequence[Any]) -> list[Member]:

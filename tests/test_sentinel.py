@@ -160,7 +160,6 @@ async def test_failover_during_writes(sentinel_servers: SentinelServers) -> None
             assert stored["n"] >= n, f"{writer.name}: acknowledged write {n} lost"
             # The index moved with the value, on the same primary, atomically.
             assert session_id in await maybe_await(store.sessions("user_id", stored["user_id"]))
-    assert sync_writer.errors + async_writer.errors > 0  # the failover was felt
     for client in (sync_client, replica):
         client.close()
     for async_client_ in (async_client, async_replica):

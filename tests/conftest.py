@@ -69,6 +69,36 @@ def store(make_store: Callable[..., Any]) -> Any:
 
 
 @pytest.fixture(scope="session")
+def django_project() -> Iterator[None]:
+    """The test project of tests/django_project, with its sqlite database in memory."""
+    import os
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.django_project.settings")
+    import django
+    from django.db import connection
+    from django.test.utils import setup_test_environment, teardown_test_environment
+
+    django.setup()
+    setup_test_environment()
+    connection.creation.create_test_db(verbosity=0)
+    yield
+    teardown_test_environment()
+
+
+@pytest.fixture
+def django_redis(
+    django_project: None, raw: redis.Redis, redis_server: RedisServer
+) -> Iterator[redis.Redis]:
+    """The Django engine pointed at the throwaway server (emptied); yields a raw client."""
+    from django.contrib.auth import get_user_model
+    from django.test import override_settings
+
+    with override_settings(SESSION_REDIS_URL=redis_server.url):
+        yield raw
+    get_user_model().objects.all().delete()
+
+
+@pytest.fixture(scope="session")
 def cluster() -> Iterator[ClusterServers]:
     """A real 3-primary Redis Cluster on free loopback ports, shared by the cluster tests."""
     servers = ClusterServers()

@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 from typing import Any, cast
 
+import httpx
 import pytest
 import redis
 import redis.asyncio
@@ -22,9 +23,14 @@ import redis.asyncio.cluster
 from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
 from redis.retry import Retry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
-from redis_session_sets import AsyncStore, SessionStoreError, Store
-from redis_session_sets._protocol import Batch, Operation, Request
+from redis_session_sets import AsyncStore, SessionMiddleware, SessionStoreError, Store, get_session
+from redis_session_sets._protocol import Batch, Operation
+from redis_session_sets._protocol import Request as StoreRequest
 from tests.topologies import ClusterServers
 
 REFERENCES = ["user_id", "org"]
@@ -185,9 +191,9 @@ async def test_bad_arguments_raise_before_anything_is_sent(store: Store | AsyncS
 class CountingStore(Store):
     """A store that counts its round trips (each request it sends; a Batch is one)."""
 
-    sent: list[Request]
+    sent: list[StoreRequest]
 
-    def _send(self, request: Request) -> Any:
+    def _send(self, request: StoreRequest) -> Any:
         self.sent.append(request)
         return super()._send(request)
 
@@ -517,3 +523,90 @@ def test_a_late_add_never_shortens_a_members_life(cluster_client: RedisCluster) 
     expires = cluster_client.pttl(store.get_session_key(session_id))
     assert score is not None
     assert score - time.time() * 1000 > expires - 5000  # the two-day expiry, not one hour
+
+
+# -- the per-request session and the dict-session save, on the cluster -----------------
+
+
+async def test_middleware_login_flow_on_a_cluster(
+    async_cluster_client: redis.asyncio.RedisCluster, cluster_client: RedisCluster
+) -> None:
+    store = AsyncStore(async_cluster_client, references=["user_id"])
+
+    async def login(request: Request) -> Response:
+        session = get_session(request)
+        await session.set({"visits": 1})
+        await session.regenerate()  # at login: a new id, the CSRF secret rotated
+        await session.set({"user_id": request.path_params["user"]})
+        return JSONResponse({"id": session.id, "csrf": await session.create_csrf_token()})
+
+    async def check(request: Request) -> Response:
+        session = get_session(request)
+        ok = await session.verify_csrf_token(request.query_params.get("csrf"))
+        return JSONResponse({"ok": ok, "session": await session.get()})
+
+    async def sign_out_everywhere(request: Request) -> Response:
+        session = get_session(request)
+        user = (await session.get(["user_id"]))["user_id"]
+        return JSONResponse({"deleted": await store.delete_all("user_id", user, keep=[session.id])})
+
+    app = SessionMiddleware(
+        Starlette(
+            routes=[
+                Route("/login/{user}", login, methods=["POST"]),
+                Route("/check", check),
+                Route("/out", sign_out_everywhere, methods=["POST"]),
+            ]
+        ),
+        store=store,
+        secret_keys=["k"],
+    )
+    browsers = [
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t")
+        for _ in range(3)
+    ]
+    ids, tokens = [], []
+    for browser in browsers:
+        reply = (await browser.post("/login/ada")).json()
+        ids.append(reply["id"])
+        tokens.append(reply["csrf"])
+    assert sorted(await store.sessions("user_id", "ada")) == sorted(ids)
+    for browser, token in zip(browsers, tokens, strict=True):
+        reply = (await browser.get("/check", params={"csrf": token})).json()
+        assert reply == {"ok": True, "session": {"visits": 1, "user_id": "ada"}}
+    assert (await browsers[0].get("/check", params={"csrf": tokens[1]})).json()["ok"] is False
+
+    assert (await browsers[0].post("/out")).json() == {"deleted": 2}
+    assert await store.sessions("user_id", "ada") == [ids[0]]
+    assert (await browsers[1].get("/check")).json()["session"] == {}
+    for browser in browsers:
+        await browser.aclose()
+
+
+async def test_core_operations_of_the_adapters(store: Store | AsyncStore) -> None:
+    """update (the dict sessions' save), read and csrf_secret (the per-request session)."""
+    core = store._core
+    session_id = store.create_session_id()
+
+    async def run(operation: Operation[Any]) -> Any:
+        return await call(store, "_run", operation)
+
+    assert await run(core.update(session_id, {"user_id": 1, "a": 1}, create=False)) is False
+    assert await run(core.update(session_id, {"user_id": 1, "a": 1, "b": 2})) is True
+    assert await call(store, "sessions", "user_id", 1) == [session_id]
+    assert await run(core.update(session_id, {"org": "o"}, removed=["user_id", "a"])) is True
+    assert await call(store, "sessions", "user_id", 1) == []
+    assert await call(store, "sessions", "org", "o") == [session_id]
+    assert await run(core.update(session_id, {"user_id": 2}, replace=True)) is True
+    assert await call(store, "get", session_id) == {"user_id": 2}
+    assert await call(store, "sessions", "org", "o") == []
+    assert await call(store, "sessions", "user_id", 2) == [session_id]
+
+    read = await run(core.read(session_id))
+    assert read.exists and read.values == {"user_id": 2} and read.touched_ms
+
+    assert await run(core.csrf_secret(session_id, "read")) == (1, None)
+    status, secret = await run(core.csrf_secret(session_id, "write"))
+    assert status == 2 and secret
+    assert await run(core.csrf_secret(session_id, "write")) == (1, secret)
+    assert await call(store, "sessions", "user_id", 2) == [session_id]

@@ -4,9 +4,9 @@ its indexes (they live in different slots).
 Writes: the session script runs with ARGV[3] = '0' (lib.lua), touches only its hash and
 returns the reference values before and after; the index half follows as one ``Batch``
 of ``index_update.lua`` calls (one per index key), so a write costs at most two round
-trips. Indexes are therefore eventually consistent, and every read of an index checks
-each member against its hash: a member whose hash is gone or holds another value is
-never reported and is removed when met.
+trips (``regenerate``: three, copy then delete). Indexes are therefore eventually
+consistent, and every read of an index checks each member against its hash: a member
+whose hash is gone or holds another value is never reported and is removed when met.
 
 Like ``_core``, this module is sans-IO: its functions are generators of requests.
 """
@@ -24,10 +24,22 @@ from ._protocol import Arg, Batch, Command, Emit, Iteration, Operation, ScriptCa
 if TYPE_CHECKING:
     from ._core import StoreCore
 
-SESSION_ID = re.compile(r"[A-Za-z0-9_-]{22,128}")
 INTEGER = re.compile(r"-?[0-9]+")
 # (id, score) of an index member.
 Member = tuple[str, float]
+
+
+def _split(core: StoreCore, members: list[Member]) -> tuple[list[Member], list[Member]]:
+    """Members with a well-formed id, and the others (planted by hand: stale at once)."""
+    valid, invalid = [], []
+    for member in members:
+        try:
+            core.check_session_id(member[0])
+        except ValueError:
+            invalid.append(member)
+        else:
+            valid.append(member)
+    return valid, invalid
 
 
 def _text(value: Any) -> str:
@@ -159,7 +171,7 @@ def check(
     index, sessions past the absolute max age are deleted."""
     if not members:
         return []
-    valid = [member for member in members if SESSION_ID.fullmatch(member[0])]
+    valid, stale = _split(core, members)
     replies = (
         (
             yield Batch(
@@ -172,7 +184,6 @@ def check(
         if valid
         else []
     )
-    stale = [member for member in members if not SESSION_ID.fullmatch(member[0])]
     live, old = [], []
     for member, (raw, created) in zip(valid, replies, strict=True):
         if stored_index_value(raw) != value:
@@ -243,8 +254,7 @@ def delete_all(
         members = [member for member in _members(flat) if member[0] not in keep]
         if not members:
             return total
-        stale = [member for member in members if not SESSION_ID.fullmatch(member[0])]
-        valid = [member for member in members if SESSION_ID.fullmatch(member[0])]
+        valid, stale = _split(core, members)
         replies = (
             (
                 yield Batch(

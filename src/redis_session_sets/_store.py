@@ -1,7 +1,8 @@
 """``Store`` and ``AsyncStore``: thin shells that send what the core asks for.
 
 All logic lives in ``_core.StoreCore``; a shell only turns a request into a redis-py
-call (EVALSHA, with EVAL when the server answers NOSCRIPT), wraps Redis failures into
+call (EVALSHA, with EVAL when the server answers NOSCRIPT; a ``Batch`` as one pipeline,
+which a cluster client splits per node), wraps Redis failures into
 ``SessionStoreError`` and feeds the reply back. The two shells mirror each other line by
 line and differ only in ``await``.
 """
@@ -51,7 +52,7 @@ def _command(request: Command | ScriptCall, *, source: bool = False) -> tuple[Ar
     return (*head, len(keys), *keys, *request.args)
 
 
-def _unknown_scripts(batch: Batch, replies: list[Any]) -> list[int]:
+def _unknown_scripts(replies: list[Any]) -> list[int]:
     """Positions whose script the server did not know (a restart, a failover, a new node):
     sent again with EVAL, which also caches them. Index updates are idempotent."""
     return [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
@@ -151,7 +152,7 @@ class Store(_StoreBase):
 
     def _send_batch(self, batch: Batch) -> list[Any]:
         replies = self._pipeline(list(batch.requests), source=False)
-        unknown = _unknown_scripts(batch, replies)
+        unknown = _unknown_scripts(replies)
         if unknown:
             again = self._pipeline([batch.requests[i] for i in unknown], source=True)
             for i, reply in zip(unknown, again, strict=True):
@@ -273,7 +274,7 @@ class AsyncStore(_StoreBase):
 
     async def _send_batch(self, batch: Batch) -> list[Any]:
         replies = await self._pipeline(list(batch.requests), source=False)
-        unknown = _unknown_scripts(batch, replies)
+        unknown = _unknown_scripts(replies)
         if unknown:
             again = await self._pipeline([batch.requests[i] for i in unknown], source=True)
             for i, reply in zip(unknown, again, strict=True):

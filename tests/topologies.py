@@ -170,13 +170,19 @@ class SentinelServers:
                 "the replica to sync",
             )
         with redis.Redis(port=self.sentinel_port) as sentinel:
-            wait_for(
-                lambda: (
-                    len(sentinel.sentinel_slaves(SENTINEL_MASTER)) == 1
-                    and "s_down" not in str(sentinel.sentinel_slaves(SENTINEL_MASTER)[0]["flags"])
-                ),
-                "the sentinel to know the replica",
-            )
+
+            def replica_ready() -> bool:
+                # Connected to the replica and has its INFO: SENTINEL FAILOVER can pick it
+                # (otherwise it answers NOGOODSLAVE).
+                replicas = sentinel.sentinel_slaves(SENTINEL_MASTER)
+                return bool(
+                    len(replicas) == 1
+                    and replicas[0]["flags"] == "slave"
+                    and replicas[0]["master-link-status"] == "ok"
+                    and replicas[0]["runid"]
+                )
+
+            wait_for(replica_ready, "the sentinel to know the replica")
 
     def close(self) -> None:
         if self.sentinel is not None:

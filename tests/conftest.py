@@ -10,6 +10,7 @@ import redis.asyncio
 from redis_session_sets import AsyncStore, Store
 from tests.facade import SyncStoreAsAsync
 from tests.servers import RedisServer
+from tests.topologies import ClusterServers
 
 
 @pytest.fixture(scope="session")
@@ -95,3 +96,14 @@ def django_redis(
     with override_settings(SESSION_REDIS_URL=redis_server.url):
         yield raw
     get_user_model().objects.all().delete()
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[ClusterServers]:
+    """A real 3-primary Redis Cluster on free loopback ports, shared by the cluster tests."""
+    servers = ClusterServers()
+    try:
+        servers.start()
+        yield servers
+    finally:
+        servers.close()

@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test lint install redis-server clean
+.PHONY: test soak lint install redis-server clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -26,6 +26,11 @@ lint: $(STAMP)
 
 test: $(STAMP) redis-server lint
 	$(VENV)/bin/pytest -q
+
+# The whole suite, the stress tests (model-based, concurrency, faults, fuzzing) with
+# budgets many times larger than in `make test`: minutes, not seconds.
+soak: $(STAMP) redis-server
+	HYPOTHESIS_PROFILE=soak $(VENV)/bin/pytest -q --timeout 3600
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -40,6 +40,18 @@ local function index_value(raw)
   return false
 end
 
+-- Lua's unpack() fails past about 8000 values ("too many results to unpack"), and a
+-- session may hold thousands of fields: variadic commands go in slices. SLICE is even,
+-- so field/value pairs never straddle two calls.
+local SLICE = 1000
+
+-- Runs `command key list[first..]` in slices (not at all when the list ends before first).
+local function call_sliced(command, key, list, first)
+  for i = first, #list, SLICE do
+    redis.call(command, key, unpack(list, i, math.min(i + SLICE - 1, #list)))
+  end
+end
+
 local function no_values(ctx)
   local out = {}
   for i = 1, #ctx.refs do out[i] = false end

@@ -12,7 +12,7 @@ local key, new_key, id, new_id, now = KEYS[1], KEYS[2], ARGV[5], ARGV[7], now_ms
 local created, old = open_session(ctx, key, id, now)
 local new = no_values(ctx)
 if created then
-  redis.call('HSET', new_key, unpack(redis.call('HGETALL', key)))
+  call_sliced('HSET', new_key, redis.call('HGETALL', key), 1)
   redis.call('DEL', key)
   if redis.call('HEXISTS', new_key, '__csrf') == 1 then
     redis.call('HSET', new_key, '__csrf', ARGV[8])

@@ -13,7 +13,7 @@ if not created then
   created = now
   redis.call('HSET', key, '__created', now)
 end
-if #ARGV >= 8 then redis.call('HSET', key, unpack(ARGV, 8)) end
+call_sliced('HSET', key, ARGV, 8)
 local expire_at = renew(ctx, key, created, tonumber(ARGV[6]), now)
 local new = ref_values(ctx, key)
 reindex(ctx, old, id, new, id, expire_at, now)

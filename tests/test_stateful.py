@@ -178,9 +178,10 @@ class StoreMachine(RuleBasedStateMachine):
     )
     def incr(self, slot: int, name: str, amount: int, max_age: float | None) -> None:
         session_id = self.pick(slot)
+        self.settle()  # first: the session may expire now
         fields = self.live[session_id].fields if session_id in self.live else {}
         if name in fields and type(fields[name]) is not int:
-            self.settle()  # a non-integer (even a bool or a float): nothing is written
+            # A non-integer (even a bool or a float): TypeError, and nothing is written.
             with pytest.raises(TypeError):
                 self.store.incr(session_id, name, amount, max_age)
             return

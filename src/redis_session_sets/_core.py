@@ -12,6 +12,7 @@ import math
 import re
 import secrets
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -28,6 +29,9 @@ MAX_REFERENCE_VALUE_BYTES = 512
 MIN_ID_BYTES = 16
 RESERVED = "__"
 CSRF_FIELD = "__csrf"
+TOUCHED_FIELD = "__touched"
+CREATED_FIELD = "__created"
+CSRF_MODES = ("read", "write", "create")
 
 MaxAge = timedelta | int | float
 
@@ -60,11 +64,10 @@ def encode_value(field: str, value: Any) -> str:
 
 
 def decode_value(raw: Any) -> Any:
-    raw = text(raw)
     try:
-        return json.loads(raw)
+        return json.loads(raw)  # bytes or str
     except ValueError:
-        return raw  # written by hand, not JSON: hand it back as it is
+        return text(raw)  # written by hand, not JSON: hand it back as it is
 
 
 def decode_pairs(reply: Any) -> dict[str, Any]:
@@ -72,10 +75,18 @@ def decode_pairs(reply: Any) -> dict[str, Any]:
     items = reply.items() if isinstance(reply, dict) else zip(reply[::2], reply[1::2], strict=True)
     fields = {}
     for name, raw in items:
-        name = text(name)
-        if not name.startswith(RESERVED):
-            fields[name] = decode_value(raw)
+        if name[:2] not in (b"__", "__"):  # bytes or str, without decoding the reserved ones
+            fields[text(name)] = decode_value(raw)
     return fields
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRead:
+    """What ``StoreCore.read`` learns: existence, the user fields, the last write/touch."""
+
+    exists: bool
+    values: dict[str, Any]
+    touched_ms: int | None
 
 
 def from_ms(ms: int) -> datetime:
@@ -261,6 +272,37 @@ class StoreCore:
 
         return run()
 
+    def update(
+        self,
+        session_id: str,
+        values: Mapping[str, Any],
+        removed: Iterable[str] = (),
+        max_age: MaxAge | None = None,
+        *,
+        create: bool = True,
+        replace: bool = False,
+    ) -> Operation[bool]:
+        """The save of a dict session: writes ``values`` and removes ``removed`` (or, with
+        ``replace``, every user field not in ``values``) atomically, renewing the TTL.
+        False when the session was missing and ``create`` is off."""
+        key = self.session_key(session_id)
+        names = self.field_names(removed)
+        flat = self.encode_values(values)
+        extra = (
+            self.ttl_ms(max_age),
+            "1" if create else "0",
+            "1" if replace else "0",
+            len(names),
+            *names,
+            *flat,
+        )
+
+        def run() -> Operation[bool]:
+            status, _ = yield from self._session_script("update", (key,), session_id, extra)
+            return status == 1
+
+        return run()
+
     def incr(
         self,
         session_id: str,
@@ -318,6 +360,51 @@ class StoreCore:
         def run() -> Operation[str]:
             yield from self._session_script("regenerate", keys, session_id, extra)
             return new_id
+
+        return run()
+
+    def read(self, session_id: str, fields: Iterable[str] | None = None) -> Operation[SessionRead]:
+        """Like ``get``, for the per-request session: also tells whether the session
+        exists and when it was last written or touched, in the same round trip."""
+        key = self.session_key(session_id)
+        names = None if fields is None else self.field_names(fields)
+        if names == []:
+            raise ValueError("read needs at least one field name, or None for all")
+
+        def run() -> Operation[SessionRead]:
+            # The reserved fields ride along, so existence and __touched cost no extra trip.
+            meta = () if names is None else (*names, TOUCHED_FIELD, CREATED_FIELD)
+            if self.absolute_max_age_ms:
+                status, flat = yield from self._session_script("get", (key,), session_id, meta)
+                raw = flat if status == 1 else []
+            elif names is None:
+                raw = yield Command(("HGETALL", key))
+            else:
+                values = yield Command(("HMGET", key, *meta))
+                raw = {n: v for n, v in zip(meta, values, strict=True) if v is not None}
+            items = raw.items() if isinstance(raw, dict) else zip(raw[::2], raw[1::2], strict=True)
+            pairs = {text(name): value for name, value in items}
+            touched = pairs.get(TOUCHED_FIELD)
+            return SessionRead(
+                exists=bool(pairs),
+                values=decode_pairs(pairs),
+                touched_ms=int(text(touched)) if touched is not None else None,
+            )
+
+        return run()
+
+    def csrf_secret(
+        self, session_id: str, mode: str, max_age: MaxAge | None = None
+    ) -> Operation[tuple[int, str | None]]:
+        """The session's CSRF secret (see lua/csrf.lua for ``mode`` and the status)."""
+        key = self.session_key(session_id)
+        if mode not in CSRF_MODES:
+            raise ValueError(f"mode must be one of {CSRF_MODES}, not {mode!r}")
+        extra = (self.ttl_ms(max_age), mode, secrets.token_urlsafe(32))
+
+        def run() -> Operation[tuple[int, str | None]]:
+            status, secret = yield from self._session_script("csrf", (key,), session_id, extra)
+            return status, (text(secret) if secret else None)
 
         return run()
 

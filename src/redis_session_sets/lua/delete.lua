@@ -6,5 +6,5 @@ local ctx = context()
 local key, id, now = KEYS[1], ARGV[5], now_ms()
 local created, old = open_session(ctx, key, id, now)
 if not created then return { 0, 0, old, no_values(ctx), false } end
-destroy(ctx, key, id, now)
+destroy(ctx, key, id, old, now)
 return { 1, 0, old, no_values(ctx), false }

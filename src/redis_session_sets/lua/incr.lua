@@ -29,7 +29,9 @@ if not ok then
 end
 if not created then
   created = now
-  redis.call('HSET', key, '__created', now)
+  redis.call('HSET', key, '__created', now, '__touched', now)
+else
+  redis.call('HSET', key, '__touched', now)
 end
 local expire_at = renew(ctx, key, created, tonumber(ARGV[6]), now)
 local new = ref_values(ctx, key)

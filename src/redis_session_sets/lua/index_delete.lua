@@ -21,7 +21,7 @@ for _, id in ipairs(redis.call('ZRANGE', index, 0, batch + #ARGV - 8)) do
     if state == 'stale' then
       redis.call('ZREM', index, id)
     else
-      destroy(ctx, session_key(ctx, id), id, now)
+      destroy_by_id(ctx, id, now)
       if state == 'live' then deleted = deleted + 1 end
     end
   end

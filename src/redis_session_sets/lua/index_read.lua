@@ -15,7 +15,7 @@ for _, id in ipairs(redis.call('ZRANGE', index, 0, -1)) do
   if state == 'live' then
     live[#live + 1] = id
   elseif state == 'old' then
-    destroy(ctx, session_key(ctx, id), id, now)
+    destroy_by_id(ctx, id, now)
   else
     redis.call('ZREM', index, id)
   end

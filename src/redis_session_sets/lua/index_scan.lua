@@ -19,7 +19,7 @@ for i = 1, #pairs_, 2 do
   if state == 'live' then
     live[#live + 1] = id
   elseif state == 'old' then
-    destroy(ctx, session_key(ctx, id), id, now)
+    destroy_by_id(ctx, id, now)
   else
     redis.call('ZREM', index, id)
   end

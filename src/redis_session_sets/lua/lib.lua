@@ -45,11 +45,19 @@ end
 -- so field/value pairs never straddle two calls.
 local SLICE = 1000
 
--- Runs `command key list[first..]` in slices (not at all when the list ends before first).
-local function call_sliced(command, key, list, first)
-  for i = first, #list, SLICE do
-    redis.call(command, key, unpack(list, i, math.min(i + SLICE - 1, #list)))
-  end
+-- Runs `command key head... list[first..]` in as few calls as the slices allow (one for
+-- a small list; none when head and the list's tail are both empty).
+local function call_sliced(command, key, head, list, first)
+  local args = {}
+  for i = 1, #head do args[i] = head[i] end
+  local i = first
+  repeat
+    local last = math.min(i + SLICE - 1, #list)
+    for j = i, last do args[#args + 1] = list[j] end
+    if #args > 0 then redis.call(command, key, unpack(args)) end
+    args = {}
+    i = last + 1
+  until i > #list
 end
 
 local function no_values(ctx)
@@ -98,38 +106,58 @@ local function reindex(ctx, old, old_id, new, new_id, expire_at, now)
   end
 end
 
--- Deletes a session and its index memberships.
-local function destroy(ctx, key, id, now)
-  local old = ref_values(ctx, key)
+-- Deletes a session and its index memberships (`old`: its reference values).
+local function destroy(ctx, key, id, old, now)
   redis.call('DEL', key)
   reindex(ctx, old, id, no_values(ctx), id, 0, now)
-  return old
 end
 
--- Opens the session in `key`: returns its creation time (nil when there is no live
--- session) and its reference values. A session past the absolute max age is destroyed.
+-- Opens the session in `key` with one read: returns its creation time (nil when there is
+-- no live session) and its reference values. A session past the absolute max age is
+-- destroyed here.
 local function open_session(ctx, key, id, now)
-  local created = redis.call('HGET', key, '__created')
+  local got = redis.call('HMGET', key, '__created', unpack(ctx.refs))
+  local old = {}
+  for i = 1, #ctx.refs do old[i] = index_value(got[i + 1]) end
+  local created = tonumber(got[1])
   if not created then
-    if redis.call('EXISTS', key) == 0 then return nil, no_values(ctx) end
-    return now, ref_values(ctx, key) -- a hash written by hand, without __created
+    if redis.call('EXISTS', key) == 0 then return nil, old end
+    return now, old -- a hash written by hand, without __created
   end
-  created = tonumber(created)
   if ctx.absolute > 0 and created + ctx.absolute <= now then
-    return nil, destroy(ctx, key, id, now)
+    destroy(ctx, key, id, old, now)
+    return nil, old
   end
-  return created, ref_values(ctx, key)
+  return created, old
 end
 
--- Sets the session's TTL to max_age from now, capped by the absolute max age.
+-- The reference values after writing the field/value pairs in ARGV[first..].
+local function written_values(ctx, old, first)
+  local new = {}
+  for i = 1, #ctx.refs do new[i] = old[i] end
+  for j = first, #ARGV, 2 do
+    for i, field in ipairs(ctx.refs) do
+      if ARGV[j] == field then new[i] = index_value(ARGV[j + 1]) end
+    end
+  end
+  return new
+end
+
+-- Sets the session's TTL to max_age from now, capped by the absolute max age; returns
+-- the expiry (Unix ms). The caller has written __touched.
 local function renew(ctx, key, created, max_age, now)
   local expire_at = now + max_age
   if ctx.absolute > 0 and created + ctx.absolute < expire_at then
     expire_at = created + ctx.absolute
   end
-  redis.call('HSET', key, '__touched', now)
   redis.call('PEXPIREAT', key, expire_at)
   return expire_at
+end
+
+-- Deletes the session `id` met in an index.
+local function destroy_by_id(ctx, id, now)
+  local key = session_key(ctx, id)
+  destroy(ctx, key, id, ref_values(ctx, key), now)
 end
 
 -- Does session `id` exist and still hold `value` in `field`? 'live', 'stale' or 'old'

@@ -12,7 +12,7 @@ local ctx = context()
 local key, new_key, id, new_id, now = KEYS[1], KEYS[2], ARGV[5], ARGV[7], now_ms()
 local created, old = open_session(ctx, key, id, now)
 if created then
-  call_sliced('HSET', new_key, redis.call('HGETALL', key), 1)
+  call_sliced('HSET', new_key, {}, redis.call('HGETALL', key), 1)
   redis.call('DEL', key)
   if redis.call('HEXISTS', new_key, '__csrf') == 1 then
     redis.call('HSET', new_key, '__csrf', ARGV[8])
@@ -28,6 +28,7 @@ else
   end
 end
 local new = ref_values(ctx, new_key)
+redis.call('HSET', new_key, '__touched', now)
 local expire_at = renew(ctx, new_key, created, tonumber(ARGV[6]), now)
 reindex(ctx, old, id, new, new_id, expire_at, now)
 return { 1, expire_at, old, new, false }

@@ -1,0 +1,341 @@
+"""The demo web app: sign in, see your sessions, sign other devices out.
+
+A plain Starlette app on the library's ``SessionMiddleware``, rendered with Jinja2. Every
+form carries a CSRF token made by the session (``create_csrf_token``) and is checked with
+``verify_csrf_token``; sign-in regenerates the session id. The "your active sessions" list
+is the store's index of the ``user_id`` reference field.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+from .. import AsyncSession, AsyncStore, SessionMiddleware, SessionStoreError, get_session
+from ._browsers import describe_user_agent
+
+COOKIE_NAME = "session-id"
+REFERENCE = "user_id"
+# The built-in users: no passwords, sign in as anyone.
+USERS: dict[int, str] = {
+    1: "Ada Lovelace",
+    2: "Grace Hopper",
+    3: "Alan Turing",
+    42: "Katherine Johnson",
+}
+MESSAGES = {
+    "signed-out": "You signed out. Your session was deleted from Redis.",
+    "ended": (
+        "This device is signed out: its session was ended from another device, "
+        "by a password reset, or it expired."
+    ),
+    "reset": "Password reset: every session of your account was ended, this one included.",
+    "ended-one": "That session was signed out. Its device will see the sign-in page next.",
+    "ended-others": "All your other sessions were signed out.",
+    "welcome": "Signed in. Sign-in gave this browser a new session id.",
+}
+
+templates = Environment(
+    loader=PackageLoader("redis_session_sets.demo", "templates"),
+    autoescape=select_autoescape(("html",)),
+)
+
+
+def local_time(moment: datetime | None) -> str:
+    return "" if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def ago(moment: datetime | None) -> str:
+    if moment is None:
+        return ""
+    seconds = max(0, int((datetime.now(UTC) - moment).total_seconds()))
+    if seconds < 60:
+        return "just now" if seconds < 5 else f"{seconds} s ago"
+    if seconds < 3600:
+        return f"{seconds // 60} min ago"
+    if seconds < 86400:
+        return f"{seconds // 3600} h ago"
+    return f"{seconds // 86400} d ago"
+
+
+templates.filters["time"] = local_time
+templates.filters["ago"] = ago
+
+
+def render(name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
+    return HTMLResponse(templates.get_template(name).render(**context), status_code=status_code)
+
+
+def redirect(url: str) -> RedirectResponse:
+    return RedirectResponse(url, status_code=303)  # 303: the browser follows with GET
+
+
+@dataclass(frozen=True, slots=True)
+class Device:
+    """One row of "your active sessions"."""
+
+    id: str
+    browser: str
+    created_at: datetime
+    touched_at: datetime
+    expires_at: datetime
+    current: bool
+
+
+def store_of(request: Request) -> AsyncStore:
+    store: AsyncStore = request.app.state.store
+    return store
+
+
+async def current_user(session: AsyncSession) -> tuple[int, dict[str, Any]] | None:
+    data = await session.get()
+    user_id = data.get(REFERENCE)
+    if isinstance(user_id, int) and user_id in USERS:
+        return user_id, data
+    return None
+
+
+async def form_with_csrf(request: Request) -> dict[str, str] | None:
+    """The posted form, or None when its CSRF token is missing or wrong."""
+    form = await request.form()
+    fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    if not await get_session(request).verify_csrf_token(fields.get("csrf_token", "")):
+        return None
+    return fields
+
+
+def csrf_refused() -> HTMLResponse:
+    return render(
+        "error.html",
+        status_code=403,
+        title="Form refused",
+        message=(
+            "This form did not carry a valid CSRF token for your session, so nothing was "
+            "done. Reload the page and try again."
+        ),
+    )
+
+
+# -- pages ------------------------------------------------------------------------------
+
+
+async def home(request: Request) -> Response:
+    session = get_session(request)
+    cookie_id = session.id if COOKIE_NAME in request.cookies else None
+    signed_in = await current_user(session)
+    if signed_in is None:
+        # A cookie whose session is gone: ended elsewhere. (A cookie of a signed-out
+        # visitor's session, which only holds a CSRF secret, still exists.)
+        if cookie_id is not None and not await store_of(request).exists(cookie_id):
+            return redirect("/signin?m=ended")
+        return redirect("/signin")
+    user_id, data = signed_in
+    # Atomic HINCRBY in Redis; as a write it also renews the session ("last active").
+    data["page_views"] = await session.incr("page_views")
+    store = store_of(request)
+    this = await store.info(session.id)
+    devices = []
+    for session_id in await store.sessions(REFERENCE, user_id):
+        info = await store.info(session_id)
+        if info is None:
+            continue  # ended since the index was read
+        fields = await store.get(session_id, ["user_agent"])
+        devices.append(
+            Device(
+                id=session_id,
+                browser=describe_user_agent(fields.get("user_agent")),
+                created_at=info.created_at,
+                touched_at=info.touched_at,
+                expires_at=info.expires_at,
+                current=session_id == session.id,
+            )
+        )
+    devices.sort(key=lambda device: (not device.current, device.created_at))
+    return render(
+        "home.html",
+        user_id=user_id,
+        user_name=USERS[user_id],
+        session_id=session.id,
+        session_key=session.get_key(),
+        info=this,
+        data=sorted(data.items()),
+        devices=devices,
+        csrf_token=await session.create_csrf_token(),
+        message=MESSAGES.get(request.query_params.get("m", "")),
+        prefix=store._core.prefix,
+        shell_options=request.app.state.shell_options,
+    )
+
+
+async def signin_page(request: Request) -> Response:
+    session = get_session(request)
+    if await current_user(session) is not None:
+        return redirect("/")
+    return render(
+        "signin.html",
+        users=sorted(USERS.items()),
+        csrf_token=await session.create_csrf_token(),
+        message=MESSAGES.get(request.query_params.get("m", "")),
+    )
+
+
+async def signin(request: Request) -> Response:
+    form = await form_with_csrf(request)
+    if form is None:
+        return csrf_refused()
+    try:
+        user_id = int(form.get("user_id", ""))
+    except ValueError:
+        user_id = 0
+    if user_id not in USERS:
+        return render("error.html", 400, title="No such user", message="Pick a user from the list.")
+    session = get_session(request)
+    # A new id at the moment privileges change: a session id planted or seen before
+    # sign-in is worthless after it (session fixation).
+    await session.regenerate()
+    await session.set(
+        {
+            REFERENCE: user_id,
+            "name": USERS[user_id],
+            "signed_in_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            "user_agent": request.headers.get("user-agent", "")[:512],
+            "page_views": 0,
+        }
+    )
+    return redirect("/?m=welcome")
+
+
+async def signout(request: Request) -> Response:
+    form = await form_with_csrf(request)
+    if form is None:
+        return csrf_refused()
+    await get_session(request).delete()
+    return redirect("/signin?m=signed-out")
+
+
+async def end_session(request: Request) -> Response:
+    """Signs out one other session of the same user."""
+    form = await form_with_csrf(request)
+    if form is None:
+        return csrf_refused()
+    session = get_session(request)
+    signed_in = await current_user(session)
+    if signed_in is None:
+        return redirect("/signin?m=ended")
+    target = form.get("session_id", "")
+    # Only a session listed in this user's own index can be ended from here.
+    if target == session.id or target not in await store_of(request).sessions(
+        REFERENCE, signed_in[0]
+    ):
+        return render(
+            "error.html",
+            404,
+            title="No such session",
+            message="That session is not one of your other active sessions (any more).",
+        )
+    await store_of(request).delete(target)
+    return redirect("/?m=ended-one")
+
+
+async def end_other_sessions(request: Request) -> Response:
+    form = await form_with_csrf(request)
+    if form is None:
+        return csrf_refused()
+    session = get_session(request)
+    signed_in = await current_user(session)
+    if signed_in is None:
+        return redirect("/signin?m=ended")
+    await store_of(request).delete_all(REFERENCE, signed_in[0], keep=[session.id])
+    return redirect("/?m=ended-others")
+
+
+async def reset_password(request: Request) -> Response:
+    """What an app does after a password change: end every session of the user."""
+    form = await form_with_csrf(request)
+    if form is None:
+        return csrf_refused()
+    session = get_session(request)
+    signed_in = await current_user(session)
+    if signed_in is None:
+        return redirect("/signin?m=ended")
+    await store_of(request).delete_all(REFERENCE, signed_in[0])
+    await session.delete()  # already gone from Redis; this clears the cookie too
+    return redirect("/signin?m=reset")
+
+
+async def about(request: Request) -> Response:
+    """A page that never touches the session: it works even while Redis is down."""
+    return render("about.html")
+
+
+async def store_unavailable(request: Request, error: Exception) -> Response:
+    return render(
+        "error.html",
+        status_code=503,
+        title="Session store unavailable",
+        message=(
+            "Redis cannot be reached, so pages that need your session cannot be shown. "
+            "Nothing is lost on this side: reload once Redis is back."
+        ),
+        detail=str(error),
+    )
+
+
+def create_app(
+    store: AsyncStore,
+    *,
+    secret_keys: list[str] | None = None,
+    on_shutdown: Callable[[], Awaitable[None]] | None = None,
+    redis_url: str | None = None,
+) -> Starlette:
+    """The demo app on ``store`` (whose reference fields must include ``user_id``).
+    ``redis_url`` only fills in the command-line examples the home page shows."""
+    if REFERENCE not in store.references:
+        raise ValueError(f"the demo's store needs {REFERENCE!r} among its reference fields")
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if on_shutdown is not None:
+            await on_shutdown()
+
+    app = Starlette(
+        routes=[
+            Route("/", home),
+            Route("/signin", signin_page, methods=["GET"]),
+            Route("/signin", signin, methods=["POST"]),
+            Route("/signout", signout, methods=["POST"]),
+            Route("/sessions/end", end_session, methods=["POST"]),
+            Route("/sessions/end-others", end_other_sessions, methods=["POST"]),
+            Route("/reset-password", reset_password, methods=["POST"]),
+            Route("/about", about),
+        ],
+        middleware=[
+            Middleware(
+                SessionMiddleware,
+                store=store,
+                secret_keys=secret_keys or [secrets.token_urlsafe(32)],
+                cookie_name=COOKIE_NAME,
+                touch_interval=timedelta(minutes=1),
+            )
+        ],
+        exception_handlers={SessionStoreError: store_unavailable},
+        lifespan=lifespan,
+    )
+    app.state.store = store
+    options = [] if redis_url is None else [f"--url {redis_url}"]
+    if store._core.prefix != "rss":
+        options.append(f"--prefix {store._core.prefix}")
+    app.state.shell_options = "".join(f" {option}" for option in options)
+    return app

@@ -1,0 +1,18 @@
+"""Django sessions in Redis hashes, with an index of each user's sessions.
+
+``SESSION_ENGINE = "redis_session_sets.django"``; add ``"redis_session_sets.django"`` to
+``INSTALLED_APPS`` for the ``signout_everywhere`` management command. Settings:
+``SESSION_REDIS_URL``, ``SESSION_REDIS_PREFIX``, ``SESSION_REDIS_REFERENCES``,
+``SESSION_REDIS_CLIENT``, ``SESSION_REDIS_ASYNC_CLIENT`` (see ``_config``).
+"""
+
+from ._backend import SessionStore
+from ._users import asign_out_everywhere, auser_sessions, sign_out_everywhere, user_sessions
+
+__all__ = [
+    "SessionStore",
+    "asign_out_everywhere",
+    "auser_sessions",
+    "sign_out_everywhere",
+    "user_sessions",
+]

@@ -1,0 +1,140 @@
+"""``request.session`` as a dict, kept in the store: a drop-in for Starlette's own
+``SessionMiddleware`` (Starlette, FastAPI, any ASGI app that reads ``scope["session"]``).
+
+Pure ASGI: nothing of Starlette is imported. A request that carries a valid session
+cookie has its session loaded with one read before the handler runs; a request without
+one costs no Redis call. When the response starts, only the keys the handler changed are
+written (one atomic script), so two requests of one user that change different keys
+keep both changes, which Starlette's cookie session cannot do.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ._asgi import HEADER_MESSAGES, ASGIApp, Message, Receive, Scope, Send, cookie_header, is_https
+from ._cookies import SecretKeys
+from ._core import MaxAge
+from ._dict_session import EXPIRE, SEND, DictSessionState, save
+from ._session import SessionFactory
+from ._store import AsyncStore
+from ._tokens import session_id_for
+
+__all__ = ["DictSession", "DictSessionMiddleware"]
+
+
+class DictSession(dict[str, Any]):
+    """``request.session``: a plain dict, plus ``session_id`` and ``regenerate()``."""
+
+    def __init__(self, data: Mapping[str, Any] | None = None, token: str | None = None) -> None:
+        super().__init__(data or {})
+        self.state = DictSessionState(token, data or {})
+
+    @property
+    def session_id(self) -> str | None:
+        """The public id (safe to show and log); None until a new session is saved."""
+        token = self.state.token
+        return None if token is None else session_id_for(token)
+
+    def regenerate(self) -> None:
+        """Moves the session to a new id when the response starts: call it at login."""
+        self.state.regenerate_on_save = True
+
+
+class DictSessionMiddleware:
+    """Fills ``scope["session"]`` with a ``DictSession`` backed by an ``AsyncStore``.
+
+    Takes the options of ``SessionMiddleware``: the cookie carries a random token, signed
+    with the first of ``secret_keys`` (all of them verify); ``secure=None`` sends
+    ``Secure`` over https; ``touch_interval`` renews an unchanged session's TTL, and its
+    cookie, at most once per interval (a rolling idle timeout).
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        store: AsyncStore,
+        secret_keys: SecretKeys | None = None,
+        cookie_name: str = "session-id",
+        signed: bool = True,
+        secure: bool | None = None,
+        same_site: str | None = "lax",
+        http_only: bool = True,
+        domain: str | None = None,
+        path: str = "/",
+        touch_interval: MaxAge | None = None,
+    ) -> None:
+        if not isinstance(store, AsyncStore):
+            raise TypeError(
+                f"DictSessionMiddleware needs an AsyncStore, not {type(store).__name__}"
+            )
+        self.app = app
+        self.store = store
+        # The options are checked, and the cookie read and written, exactly as by the
+        # library's SessionMiddleware.
+        factory = SessionFactory(
+            store._core,
+            read_header=cookie_header,
+            is_https=is_https,
+            secret_keys=secret_keys,
+            cookie_name=cookie_name,
+            signed=signed,
+            secure=secure,
+            same_site=same_site,
+            http_only=http_only,
+            domain=domain,
+            path=path,
+            touch_interval=touch_interval,
+        )
+        self.cookie = factory.cookie
+        self.touch_interval_ms = factory.touch_interval_ms
+        self.max_age_seconds = store._core.max_age_ms // 1000
+
+    async def load(self, scope: Scope) -> tuple[DictSession, bool]:
+        """The request's session, and whether its TTL is due for renewal."""
+        token = self.cookie.token_from_header(cookie_header(scope))
+        if token is None:
+            return DictSession(), False  # no (valid) cookie: no Redis call
+        read = await self.store._run(self.store._core.read(session_id_for(token)))
+        if not read.exists:
+            # Strict ids: a cookie naming no live session is not adopted; the first write
+            # goes to a fresh token.
+            return DictSession(), False
+        due = (
+            self.touch_interval_ms is not None
+            and read.touched_ms is not None
+            and time.time() * 1000 - read.touched_ms >= self.touch_interval_ms
+        )
+        return DictSession(read.values, token), due
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        session, due = await self.load(scope)
+        scope["session"] = session
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] in HEADER_MESSAGES:
+                core = self.store._core
+                # modified=False: an emptied session is deleted only if it held data.
+                max_age = core.max_age_ms / 1000
+                operation = save(core, session.state, session, max_age, modified=False, refresh=due)
+                outcome = await self.store._run(operation)
+                line = None
+                if outcome == SEND and session.state.token is not None:
+                    line = self.cookie.set_cookie(
+                        session.state.token, self.max_age_seconds, https=is_https(scope)
+                    )
+                elif outcome == EXPIRE:
+                    line = self.cookie.expire_cookie(https=is_https(scope))
+                if line is not None:
+                    headers = list(message.get("headers", ()))
+                    headers.append((b"set-cookie", line.encode("latin-1")))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import flask
 import pytest
 import redis
 import redis.asyncio
@@ -30,7 +31,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from examples import fastapi_app, flask_app, starlette_app
-from redis_session_sets import AsyncStore, SessionMiddleware, get_session
+from redis_session_sets import AsyncStore, SessionMiddleware, Store, get_session
+from redis_session_sets.flask import RedisSessionInterface
+from redis_session_sets.starlette import DictSessionMiddleware
 from tests.keylog import KeyLog
 from tests.servers import RedisServer
 from tests.stress import budget
@@ -95,13 +98,14 @@ class Browser:
     csrf: str | None = None  # the CSRF token of the last page seen
     issued: set[str] = field(default_factory=set)  # every cookie value the server set
     accepted: set[str] = field(default_factory=set)  # user ids a sign-in accepted
+    name: str = "session-id"  # the session cookie's name
 
     def cookie_header(self, choice: tuple[Any, ...]) -> tuple[bytes | None, bool]:
         """The Cookie header to send, and whether it carries the browser's own cookie."""
         own = self.cookie
         kind = choice[0]
         if kind == "own" or (own is None and kind in ("mutate", "truncate", "duplicate")):
-            return (None if own is None else f"session-id={own}".encode()), own is not None
+            return (None if own is None else f"{self.name}={own}".encode()), own is not None
         if kind == "none":
             return None, False
         if kind == "bytes":
@@ -116,14 +120,14 @@ class Browser:
             assert own is not None
             value = own[: choice[1] % len(own)]
         elif kind == "duplicate":
-            return f"session-id={own}; other=1; session-id={own}".encode(), False
+            return f"{self.name}={own}; other=1; {self.name}={own}".encode(), False
         elif kind == "quoted":
             value = f'"{own}"' if own else '""'
         elif kind == "huge":
             value = (own or "a") + "A" * 5000
         else:  # unsigned: a token-shaped value without the signature
             value = (own or "x" * 43).split(".")[0]
-        header = f"theme=dark; session-id={value}".encode("utf-8", "surrogateescape")
+        header = f"theme=dark; {self.name}={value}".encode("utf-8", "surrogateescape")
         # RFC 6265 lets a cookie value be wrapped in double quotes: still the same cookie.
         return header, own is not None and value in (own, f'"{own}"')
 
@@ -147,7 +151,7 @@ class Browser:
         for line in set_cookies:
             name, _, rest = line.partition("=")
             value, _, attributes = rest.partition(";")
-            if name.strip() != "session-id":
+            if name.strip() != self.name:
                 continue
             if "max-age=0" in attributes.lower().replace(" ", ""):
                 self.cookie = None
@@ -347,3 +351,100 @@ def test_unsigned_cookies_are_validated_before_any_key_is_built(
     value = cookie.partition(b"=")[2].strip()
     if len(value) >= 8:
         assert not any(value in arg for args in log.commands for arg in args[1:])
+
+
+# -- the drop-in dict sessions ------------------------------------------------------
+
+adapter_steps = st.lists(
+    st.tuples(st.sampled_from(["/", "/write"]), cookies, st.binary(max_size=200)),
+    min_size=1,
+    max_size=6,
+)
+
+
+async def dict_app(scope: MutableMapping[str, Any], receive: Any, send: Any) -> None:
+    """Reads ``scope["session"]``; on /write stores the raw body (any bytes) in it."""
+    session = scope["session"]
+    if scope["path"] == "/write":
+        body = (await receive())["body"]
+        session["note"] = body.decode("utf-8", "replace")
+        session["user_id"] = "ada"
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": repr(sorted(session)).encode()})
+
+
+async def play_adapter(send: Send, browser: Browser, steps: list[tuple[Any, ...]]) -> None:
+    browser.cookie = None
+    for path, cookie_choice, body in [("/write", ("own",), b"first"), *steps]:
+        header, own = browser.cookie_header(cookie_choice)
+        method = "POST" if path == "/write" else "GET"
+        status, set_cookies, page = await send(method, path, header, body, "text/plain")
+        assert status == 200, (path, header, status, page[:300])
+        if path == "/" and not own:
+            assert page == "[]", (header, page)  # a cookie not issued is nobody's session
+        browser.received(set_cookies, "")
+    browser.accepted.add("ada")
+    assert browser.issued, "the server never issued a cookie: the test proved nothing"
+
+
+def test_fuzzed_cookies_of_the_starlette_dict_sessions(redis_server: RedisServer) -> None:
+    browser = Browser()
+
+    async def scenario(steps: list[tuple[Any, ...]]) -> None:
+        client = redis.asyncio.Redis(port=redis_server.port)
+        store = AsyncStore(client, references=["user_id"])
+        app = DictSessionMiddleware(dict_app, store=store, secret_keys=KEYS)
+        try:
+            await play_adapter(lambda *args: asgi_call(app, *args), browser, steps)
+        finally:
+            await client.aclose()
+
+    @fuzz_settings()
+    @given(steps=adapter_steps)
+    def run(steps: list[tuple[Any, ...]]) -> None:
+        asyncio.run(scenario(steps))
+
+    with KeyLog(redis_server.port) as log:
+        run()
+    check_keys(log, browser)
+
+
+def test_fuzzed_cookies_of_the_flask_dict_sessions(redis_server: RedisServer) -> None:
+    browser = Browser(name="session")  # Flask's SESSION_COOKIE_NAME
+    client = redis.Redis(port=redis_server.port)
+    app = flask.Flask(__name__)
+    app.secret_key = KEYS[0]
+    app.session_interface = RedisSessionInterface(Store(client, references=["user_id"]))
+
+    @app.route("/", methods=["GET"])
+    def read() -> str:
+        return repr(sorted(flask.session))
+
+    @app.route("/write", methods=["POST"])
+    def write() -> str:
+        flask.session["note"] = flask.request.get_data().decode("utf-8", "replace")
+        flask.session["user_id"] = "ada"
+        return repr(sorted(flask.session))
+
+    async def send(
+        method: str, path: str, cookie: bytes | None, body: bytes, content_type: str
+    ) -> Reply:
+        environ = {} if cookie is None else {"HTTP_COOKIE": cookie.decode("latin-1")}
+        with app.test_client(use_cookies=False) as tester:
+            response = tester.open(
+                path, method=method, data=body, content_type=content_type, environ_overrides=environ
+            )
+            lines = response.headers.getlist("Set-Cookie")
+            return response.status_code, lines, response.get_data(as_text=True)
+
+    @fuzz_settings()
+    @given(steps=adapter_steps)
+    def run(steps: list[tuple[Any, ...]]) -> None:
+        asyncio.run(play_adapter(send, browser, steps))
+
+    try:
+        with KeyLog(redis_server.port) as log:
+            run()
+        check_keys(log, browser)
+    finally:
+        client.close()

@@ -12,6 +12,7 @@ from hypothesis import settings
 from redis_session_sets import AsyncStore, Store
 from tests.facade import SyncStoreAsAsync
 from tests.servers import RedisServer
+from tests.topologies import ClusterServers
 
 # Property tests talk to a real Redis: no per-example deadline. `make soak` selects the
 # soak profile; the stress tests scale their own budgets with tests.stress.budget().
@@ -103,3 +104,14 @@ def django_redis(
     with override_settings(SESSION_REDIS_URL=redis_server.url):
         yield raw
     get_user_model().objects.all().delete()
+
+
+@pytest.fixture(scope="session")
+def cluster() -> Iterator[ClusterServers]:
+    """A real 3-primary Redis Cluster on free loopback ports, shared by the cluster tests."""
+    servers = ClusterServers()
+    try:
+        servers.start()
+        yield servers
+    finally:
+        servers.close()

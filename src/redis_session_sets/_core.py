@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from . import _cluster
 from ._protocol import Arg, Command, Emit, Iteration, Operation, ScriptCall
 from ._scripts import load_script
 from ._types import SessionInfo
@@ -104,6 +105,7 @@ class StoreCore:
         absolute_max_age: MaxAge | None = None,
         prefix: str = "rss",
         id_bytes: int = 32,
+        cluster: bool = False,
     ) -> None:
         if isinstance(references, str | bytes):
             raise TypeError("references must be an iterable of field names, not a string")
@@ -130,11 +132,13 @@ class StoreCore:
         self.absolute_max_age_ms = (
             0 if absolute_max_age is None else duration_ms(absolute_max_age, "absolute_max_age")
         )
+        # On a cluster the scripts leave the indexes (other slots) to _cluster.py.
+        self.cluster = cluster
         # The leading ARGV of every script (see lua/lib.lua).
         self._script_args: tuple[Arg, ...] = (
             prefix,
             " ".join(names),
-            "1",
+            "0" if cluster else "1",
             self.absolute_max_age_ms,
         )
 
@@ -206,11 +210,18 @@ class StoreCore:
 
     # -- the scripts --------------------------------------------------------------
 
+    def _script_call(
+        self, name: str, keys: tuple[str, ...], session_id: str, *extra: Arg
+    ) -> ScriptCall:
+        return ScriptCall(load_script(name), keys, (*self._script_args, session_id, *extra))
+
     def _session_script(
         self, name: str, keys: tuple[str, ...], session_id: str, extra: tuple[Arg, ...]
     ) -> Operation[tuple[int, Any]]:
         """Runs a session script; returns its status and result."""
-        reply = yield ScriptCall(load_script(name), keys, (*self._script_args, session_id, *extra))
+        reply = yield self._script_call(name, keys, session_id, *extra)
+        if self.cluster:  # the index half of the write follows
+            yield from _cluster.follow_up(self, name, session_id, reply)
         return int(reply[0]), reply[4]
 
     def _index_script(self, name: str, field: str, value: str | int, *extra: Arg) -> ScriptCall:
@@ -358,7 +369,11 @@ class StoreCore:
         extra = (self.ttl_ms(max_age), new_id, secrets.token_urlsafe(32))
 
         def run() -> Operation[str]:
-            yield from self._session_script("regenerate", keys, session_id, extra)
+            if self.cluster:
+                ttl, _, csrf_secret = extra
+                yield from _cluster.regenerate(self, session_id, new_id, ttl, csrf_secret)
+            else:
+                yield from self._session_script("regenerate", keys, session_id, extra)
             return new_id
 
         return run()
@@ -438,6 +453,8 @@ class StoreCore:
         call = self._index_script("index_read", field, value, "ids")
 
         def run() -> Operation[list[str]]:
+            if self.cluster:
+                return (yield from _cluster.sessions(self, field, self.index_value(field, value)))
             return [text(member) for member in (yield call)]
 
         return run()
@@ -446,6 +463,9 @@ class StoreCore:
         call = self._index_script("index_read", field, value, "count")
 
         def run() -> Operation[int]:
+            if self.cluster:
+                live = yield from _cluster.sessions(self, field, self.index_value(field, value))
+                return len(live)
             return int((yield call))
 
         return run()
@@ -455,6 +475,10 @@ class StoreCore:
         self.reference_key(field, value)
 
         def run() -> Iteration:
+            if self.cluster:
+                indexed = self.index_value(field, value)
+                yield from _cluster.iter_sessions(self, field, indexed, batch_size)
+                return
             cursor: Arg = "0"
             while True:
                 reply = yield self._index_script("index_scan", field, value, cursor, batch_size)
@@ -475,6 +499,9 @@ class StoreCore:
         call = self._index_script("index_delete", field, value, batch_size, *kept)
 
         def run() -> Operation[int]:
+            if self.cluster:
+                indexed = self.index_value(field, value)
+                return (yield from _cluster.delete_all(self, field, indexed, kept, batch_size))
             total = 0
             while True:
                 deleted, processed = yield call

@@ -35,13 +35,22 @@ class ScriptCall:
 
 
 @dataclass(frozen=True, slots=True)
+class Batch:
+    """Several requests sent together in one pipeline (not a transaction); the reply is
+    the list of their replies, in order. On a cluster the client groups them per node, so
+    a batch costs one round trip however many slots it touches."""
+
+    requests: tuple[Command | ScriptCall, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Emit:
     """Not a request: values an iterating operation hands to its caller."""
 
     values: list[str]
 
 
-Request = Command | ScriptCall
+Request = Command | ScriptCall | Batch
 
 # An operation: yields requests, is sent their replies, returns a T.
 Operation = Generator[Request, Any, T]

@@ -1,7 +1,8 @@
 """``Store`` and ``AsyncStore``: thin shells that send what the core asks for.
 
 All logic lives in ``_core.StoreCore``; a shell only turns a request into a redis-py
-call (EVALSHA, with EVAL when the server answers NOSCRIPT), wraps Redis failures into
+call (EVALSHA, with EVAL when the server answers NOSCRIPT; a ``Batch`` as one pipeline,
+which a cluster client splits per node), wraps Redis failures into
 ``SessionStoreError`` and feeds the reply back. The two shells mirror each other line by
 line and differ only in ``await``.
 """
@@ -14,11 +15,11 @@ from typing import Any, TypeVar
 
 import redis
 import redis.asyncio
-from redis.exceptions import NoScriptError, RedisError
+from redis.exceptions import NoScriptError, RedisClusterException, RedisError
 
 from ._core import MaxAge, StoreCore
 from ._errors import SessionStoreError
-from ._protocol import Command, Emit, Iteration, Operation, Request
+from ._protocol import Arg, Batch, Command, Emit, Iteration, Operation, Request, ScriptCall
 from ._types import SessionInfo
 
 T = TypeVar("T")
@@ -27,10 +28,41 @@ SyncClient = redis.Redis | redis.RedisCluster
 AsyncClient = redis.asyncio.Redis | redis.asyncio.RedisCluster
 
 
+# What redis-py raises when Redis fails (a cluster with no node for a slot raises a
+# RedisClusterException, which is no RedisError).
+FAILURES = (RedisError, RedisClusterException, OSError)
+
+
 def _failure(request: Request, error: BaseException) -> SessionStoreError:
-    what = request.args[0] if isinstance(request, Command) else request.script.name
+    what: Arg = "a pipeline"
+    if isinstance(request, Command):
+        what = request.args[0]
+    elif isinstance(request, ScriptCall):
+        what = request.script.name
     what = what.decode() if isinstance(what, bytes) else str(what)
     return SessionStoreError(f"Redis failed on {what}: {error}")
+
+
+def _command(request: Command | ScriptCall, *, source: bool = False) -> tuple[Arg, ...]:
+    """A request as command arguments, for a pipeline: EVALSHA, or EVAL with ``source``."""
+    if isinstance(request, Command):
+        return request.args
+    script, keys = request.script, request.keys
+    head = ("EVAL", script.source) if source else ("EVALSHA", script.sha)
+    return (*head, len(keys), *keys, *request.args)
+
+
+def _unknown_scripts(replies: list[Any]) -> list[int]:
+    """Positions whose script the server did not know (a restart, a failover, a new node):
+    sent again with EVAL, which also caches them. Index updates are idempotent."""
+    return [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+
+
+def _batch_replies(batch: Batch, replies: list[Any]) -> list[Any]:
+    for request, reply in zip(batch.requests, replies, strict=True):
+        if isinstance(reply, Exception):
+            raise _failure(request, reply) from reply
+    return replies
 
 
 class _StoreBase:
@@ -46,6 +78,7 @@ class _StoreBase:
         absolute_max_age: MaxAge | None = None,
         prefix: str = "rss",
         id_bytes: int = 32,
+        cluster: bool = False,
     ) -> None:
         self._core = StoreCore(
             references=references,
@@ -53,6 +86,7 @@ class _StoreBase:
             absolute_max_age=absolute_max_age,
             prefix=prefix,
             id_bytes=id_bytes,
+            cluster=cluster,
         )
 
     @property
@@ -92,11 +126,14 @@ class Store(_StoreBase):
             absolute_max_age=absolute_max_age,
             prefix=prefix,
             id_bytes=id_bytes,
+            cluster=isinstance(client, redis.RedisCluster),
         )
         self.client = client
 
     def _send(self, request: Request) -> Any:
         try:
+            if isinstance(request, Batch):
+                return self._send_batch(request)
             if isinstance(request, Command):
                 return self.client.execute_command(*request.args)  # type: ignore[no-untyped-call]
             script, keys, args = request.script, request.keys, request.args
@@ -104,8 +141,23 @@ class Store(_StoreBase):
                 return self.client.evalsha(script.sha, len(keys), *keys, *args)
             except NoScriptError:
                 return self.client.eval(script.source, len(keys), *keys, *args)
-        except (RedisError, OSError) as error:
+        except FAILURES as error:
             raise _failure(request, error) from error
+
+    def _pipeline(self, requests: list[Command | ScriptCall], source: bool) -> list[Any]:
+        pipe = self.client.pipeline(transaction=False)
+        for request in requests:
+            pipe.execute_command(*_command(request, source=source))
+        return pipe.execute(raise_on_error=False)
+
+    def _send_batch(self, batch: Batch) -> list[Any]:
+        replies = self._pipeline(list(batch.requests), source=False)
+        unknown = _unknown_scripts(replies)
+        if unknown:
+            again = self._pipeline([batch.requests[i] for i in unknown], source=True)
+            for i, reply in zip(unknown, again, strict=True):
+                replies[i] = reply
+        return _batch_replies(batch, replies)
 
     def _run(self, operation: Operation[T]) -> T:
         reply = None
@@ -191,11 +243,19 @@ class AsyncStore(_StoreBase):
             absolute_max_age=absolute_max_age,
             prefix=prefix,
             id_bytes=id_bytes,
+            cluster=isinstance(client, redis.asyncio.RedisCluster),
         )
         self.client = client
 
     async def _send(self, request: Request) -> Any:
         try:
+            if self._core.cluster:
+                # redis-py's asyncio RedisCluster breaks connections when commands run
+                # concurrently before it has discovered the nodes; this waits for that
+                # discovery (under the client's lock) and is a no-op afterwards.
+                await self.client.initialize()
+            if isinstance(request, Batch):
+                return await self._send_batch(request)
             if isinstance(request, Command):
                 return await self.client.execute_command(*request.args)
             script, keys, args = request.script, request.keys, request.args
@@ -203,8 +263,23 @@ class AsyncStore(_StoreBase):
                 return await self.client.evalsha(script.sha, len(keys), *keys, *args)
             except NoScriptError:
                 return await self.client.eval(script.source, len(keys), *keys, *args)
-        except (RedisError, OSError) as error:
+        except FAILURES as error:
             raise _failure(request, error) from error
+
+    async def _pipeline(self, requests: list[Command | ScriptCall], source: bool) -> list[Any]:
+        pipe = self.client.pipeline(transaction=False)
+        for request in requests:
+            pipe.execute_command(*_command(request, source=source))
+        return await pipe.execute(raise_on_error=False)
+
+    async def _send_batch(self, batch: Batch) -> list[Any]:
+        replies = await self._pipeline(list(batch.requests), source=False)
+        unknown = _unknown_scripts(replies)
+        if unknown:
+            again = await self._pipeline([batch.requests[i] for i in unknown], source=True)
+            for i, reply in zip(unknown, again, strict=True):
+                replies[i] = reply
+        return _batch_replies(batch, replies)
 
     async def _run(self, operation: Operation[T]) -> T:
         reply = None

@@ -367,3 +367,51 @@ def test_a_retried_regenerate_keeps_the_index_true(raw: redis.Redis) -> None:
     assert store.info(new_id).created_at == created  # type: ignore[union-attr]
     assert store.sessions("user_id", 1) == [new_id]
     assert_indexes_true(raw, store)
+
+
+async def test_cancelled_calls_never_hand_a_reply_to_the_wrong_caller(
+    raw: redis.Redis, redis_server: RedisServer
+) -> None:
+    """A client that goes away cancels its request's task mid-call. The cancelled call's
+    reply must never reach the next caller on that connection (redis-py's CVE-2023-28858
+    class of bug): every call that completes gets its own session's data, and the writes
+    that were cut short leave the indexes true."""
+    client = redis.asyncio.Redis(port=redis_server.port, max_connections=8)
+    store = AsyncStore(client, references=["user_id"])
+    owner = {store.create_session_id(): n % USERS for n in range(40)}
+    for session_id, user in owner.items():
+        await store.set(session_id, {"me": session_id, "user_id": user})
+    cancelled = completed = 0
+
+    async def caller(seed: int) -> None:
+        nonlocal cancelled, completed
+        rng = random.Random(seed)
+        for i in range(budget(150, 3000)):
+            session_id = rng.choice(list(owner))
+            user = owner[session_id]
+            kind = rng.random()
+            try:
+                async with asyncio.timeout(rng.uniform(0, 0.003)):
+                    if kind < 0.4:
+                        got = await store.get(session_id)
+                        assert got["me"] == session_id and got["user_id"] == user, got
+                    elif kind < 0.7:
+                        found = await store.sessions("user_id", user)
+                        assert all(owner[other] == user for other in found), found
+                    else:
+                        await store.set(session_id, {"me": session_id, "user_id": user, "i": i})
+                completed += 1
+            except TimeoutError:
+                cancelled += 1
+
+    try:
+        # As many callers as connections: a connection leaked by a cancelled call would
+        # soon show as "Too many connections".
+        await asyncio.gather(*(caller(seed) for seed in range(8)))
+        assert cancelled > 0 and completed > 0
+        for session_id, user in owner.items():  # the pool still answers each call rightly
+            got = await store.get(session_id, ["me", "user_id"])
+            assert got == {"me": session_id, "user_id": user}
+        assert_indexes_true(raw, Store(raw, references=["user_id"]))
+    finally:
+        await client.aclose()

@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test lint install redis-server chromium demo wrk bench clean
+.PHONY: test soak lint install redis-server chromium demo wrk bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -34,6 +34,11 @@ lint: $(STAMP)
 
 test: $(STAMP) redis-server chromium lint
 	$(VENV)/bin/pytest -q
+
+# The whole suite, the stress tests (model-based, concurrency, faults, fuzzing) with
+# budgets many times larger than in `make test`: minutes, not seconds.
+soak: $(STAMP) redis-server
+	HYPOTHESIS_PROFILE=soak $(VENV)/bin/pytest -q --timeout 3600
 
 # The demo on http://127.0.0.1:8000 (its own Redis unless REDIS_URL is set).
 demo: $(STAMP) redis-server

@@ -1,16 +1,24 @@
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
 import redis
 import redis.asyncio
+from hypothesis import settings
 
 from redis_session_sets import AsyncStore, Store
 from tests.facade import SyncStoreAsAsync
 from tests.servers import RedisServer
 from tests.topologies import ClusterServers
+
+# Property tests talk to a real Redis: no per-example deadline. `make soak` selects the
+# soak profile; the stress tests scale their own budgets with tests.stress.budget().
+settings.register_profile("default", deadline=None, print_blob=True)
+settings.register_profile("soak", deadline=None, print_blob=True, max_examples=1000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
 
 @pytest.fixture(scope="session")

@@ -193,7 +193,9 @@ class StoreCore:
         """``str(value)`` for a valid reference value; the index key is built from it."""
         if isinstance(value, bool) or not isinstance(value, str | int):
             raise TypeError(f"reference field {field!r} takes a str or int, not {value!r}")
-        indexed = str(value)
+        # The plain text of the value, as JSON stores it and the scripts index it: str()
+        # of a subclass may differ (a `class Role(str, Enum)` member gives "Role.ADMIN").
+        indexed = str.__str__(value) if isinstance(value, str) else int.__repr__(value)
         if len(indexed.encode("utf-8")) > MAX_REFERENCE_VALUE_BYTES:
             raise ValueError(
                 f"reference field {field!r}: value over {MAX_REFERENCE_VALUE_BYTES} bytes"

@@ -9,13 +9,15 @@ local key, id, now = KEYS[1], ARGV[5], now_ms()
 local created, old = open_session(ctx, key, id, now)
 if not created then return { 0, 0, old, no_values(ctx), {} } end
 if #ARGV < 6 then return { 1, 0, old, old, redis.call('HGETALL', key) } end
-local names = { unpack(ARGV, 6) }
-local values = redis.call('HMGET', key, unpack(names))
 local flat = {}
-for i, name in ipairs(names) do
-  if values[i] then
-    flat[#flat + 1] = name
-    flat[#flat + 1] = values[i]
+for first = 6, #ARGV, SLICE do -- in slices, as call_sliced says why
+  local last = math.min(first + SLICE - 1, #ARGV)
+  local values = redis.call('HMGET', key, unpack(ARGV, first, last))
+  for i = first, last do
+    if values[i - first + 1] then
+      flat[#flat + 1] = ARGV[i]
+      flat[#flat + 1] = values[i - first + 1]
+    end
   end
 end
 return { 1, 0, old, old, flat }

@@ -40,6 +40,26 @@ local function index_value(raw)
   return false
 end
 
+-- Lua's unpack() fails past about 8000 values ("too many results to unpack"), and a
+-- session may hold thousands of fields: variadic commands go in slices. SLICE is even,
+-- so field/value pairs never straddle two calls.
+local SLICE = 1000
+
+-- Runs `command key head... list[first..]` in as few calls as the slices allow (one for
+-- a small list; none when head and the list's tail are both empty).
+local function call_sliced(command, key, head, list, first)
+  local args = {}
+  for i = 1, #head do args[i] = head[i] end
+  local i = first
+  repeat
+    local last = math.min(i + SLICE - 1, #list)
+    for j = i, last do args[#args + 1] = list[j] end
+    if #args > 0 then redis.call(command, key, unpack(args)) end
+    args = {}
+    i = last + 1
+  until i > #list
+end
+
 local function no_values(ctx)
   local out = {}
   for i = 1, #ctx.refs do out[i] = false end

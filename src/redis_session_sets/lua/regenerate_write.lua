@@ -10,7 +10,7 @@ local ctx = context()
 local key, now = KEYS[1], now_ms()
 redis.call('DEL', key)
 if #ARGV >= 8 then
-  redis.call('HSET', key, unpack(ARGV, 8))
+  call_sliced('HSET', key, {}, ARGV, 8)
   if redis.call('HEXISTS', key, '__csrf') == 1 then
     redis.call('HSET', key, '__csrf', ARGV[7])
   end

@@ -8,13 +8,13 @@
 local ctx = context()
 local key, id, now = KEYS[1], ARGV[5], now_ms()
 local created, old = open_session(ctx, key, id, now)
+local head = { '__touched', now }
 if not created then
   if ARGV[7] ~= '1' then return { 0, 0, old, no_values(ctx), false } end
   created = now
-  redis.call('HSET', key, '__created', now, '__touched', now, unpack(ARGV, 8))
-else
-  redis.call('HSET', key, '__touched', now, unpack(ARGV, 8))
+  head = { '__created', now, '__touched', now }
 end
+call_sliced('HSET', key, head, ARGV, 8)
 local expire_at = renew(ctx, key, created, tonumber(ARGV[6]), now)
 local new = written_values(ctx, old, 8)
 reindex(ctx, old, id, new, id, expire_at, now)

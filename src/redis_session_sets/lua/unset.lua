@@ -9,7 +9,7 @@ local ctx = context()
 local key, id, now = KEYS[1], ARGV[5], now_ms()
 local created, old = open_session(ctx, key, id, now)
 if not created then return { 0, 0, old, no_values(ctx), false } end
-if #ARGV >= 7 then redis.call('HDEL', key, unpack(ARGV, 7)) end
+call_sliced('HDEL', key, {}, ARGV, 7)
 redis.call('HSET', key, '__touched', now)
 local expire_at = renew(ctx, key, created, tonumber(ARGV[6]), now)
 local new = ref_values(ctx, key)

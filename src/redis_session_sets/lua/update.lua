@@ -39,9 +39,8 @@ for i, field in ipairs(ctx.refs) do
     if name == field then kept[i] = false end
   end
 end
-if #drop > 0 then redis.call('HDEL', key, unpack(drop)) end
-for i = first, #ARGV do write[#write + 1] = ARGV[i] end
-redis.call('HSET', key, unpack(write))
+call_sliced('HDEL', key, {}, drop, 1)
+call_sliced('HSET', key, write, ARGV, first)
 local expire_at = renew(ctx, key, created, tonumber(ARGV[6]), now)
 local new = written_values(ctx, kept, first)
 reindex(ctx, old, id, new, id, expire_at, now)

@@ -1,0 +1,94 @@
+"""Every key the server was asked about, read from MONITOR with exact argument bounds.
+
+``tests.monitor.CommandLog`` joins a command's arguments with spaces, which is enough to
+count commands but loses where an argument containing a space ends. Fuzzing needs the
+exact bytes, so this reads MONITOR's raw lines and undoes Redis's quoting itself.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import uuid
+from types import TracebackType
+
+import redis
+
+ARGUMENT = re.compile(rb'"((?:[^"\\]|\\.)*)"')
+ESCAPES = {b"n": b"\n", b"r": b"\r", b"t": b"\t", b"a": b"\a", b"b": b"\b"}
+ESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{2}|.)", re.S)
+# Commands whose arguments name no key.
+KEYLESS = {
+    b"AUTH", b"CLIENT", b"COMMAND", b"CONFIG", b"ECHO", b"EXEC", b"FLUSHDB", b"HELLO",
+    b"INFO", b"MONITOR", b"MULTI", b"PING", b"SCAN", b"SCRIPT", b"SELECT", b"TIME",
+}  # fmt: skip
+MULTI_KEY = {b"DEL", b"EXISTS", b"UNLINK", b"TOUCH"}
+
+
+def unescape(quoted: bytes) -> bytes:
+    def one(match: re.Match[bytes]) -> bytes:
+        code = match.group(1)
+        if code[:1] == b"x" and len(code) == 3:
+            return bytes([int(code[1:], 16)])
+        return ESCAPES.get(code, code)
+
+    return ESCAPE.sub(one, quoted)
+
+
+def keys_of(args: list[bytes]) -> list[bytes]:
+    name = args[0].upper()
+    if name in KEYLESS or len(args) < 2:
+        return []
+    if name in (b"EVAL", b"EVALSHA", b"EVAL_RO", b"EVALSHA_RO"):
+        return args[3 : 3 + int(args[2])]
+    if name in MULTI_KEY:
+        return args[1:]
+    return [args[1]]
+
+
+class KeyLog:
+    """``with KeyLog(port) as log: ...``; then ``log.commands`` (argument lists, scripts'
+    own commands included) and ``log.keys``."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.commands: list[list[bytes]] = []
+        self._marker = f"rss-keylog-{uuid.uuid4().hex}".encode()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._listen, daemon=True)
+
+    def _listen(self) -> None:
+        connection = redis.Connection(port=self.port)  # type: ignore[no-untyped-call]
+        connection.send_command("MONITOR")  # type: ignore[no-untyped-call]
+        connection.read_response()
+        self._ready.set()
+        while True:
+            line = connection.read_response(disable_decoding=True)
+            assert isinstance(line, bytes)
+            args = [unescape(quoted) for quoted in ARGUMENT.findall(line)]
+            if args == [b"ECHO", self._marker]:
+                break
+            if args:
+                self.commands.append(args)
+        connection.disconnect()  # type: ignore[no-untyped-call]
+
+    @property
+    def keys(self) -> list[bytes]:
+        return [key for args in self.commands for key in keys_of(args)]
+
+    def __enter__(self) -> KeyLog:
+        self._marker_client = redis.Redis(port=self.port)
+        self._marker_client.ping()
+        self._thread.start()
+        self._ready.wait(5)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._marker_client.echo(self._marker)
+        self._thread.join(10)
+        self._marker_client.close()

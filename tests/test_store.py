@@ -340,3 +340,16 @@ async def test_ids_derived_from_tokens_are_valid_session_ids(store: Any) -> None
     derived = base64.urlsafe_b64encode(hashlib.sha256(token.encode()).digest()).rstrip(b"=")
     await store.set(derived.decode(), {"a": 1})
     assert await store.get(derived.decode()) == {"a": 1}
+
+
+async def test_values_written_by_hand_are_returned_not_raised(store: Any, raw: redis.Redis) -> None:
+    session_id = store.create_session_id()
+    await store.set(session_id, {"a": 1})
+    key = store.get_session_key(session_id)
+    raw.hset(key, mapping={"plain": "not json", "binary": b"\xff\xfe{", b"\xffname": "2"})
+    got = await store.get(session_id)
+    assert got["a"] == 1
+    assert got["plain"] == "not json"
+    assert got["binary"] == "\ufffd\ufffd{"
+    assert got["\ufffdname"] == 2
+    assert await store.get(session_id, ["binary"]) == {"binary": "\ufffd\ufffd{"}

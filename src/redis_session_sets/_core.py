@@ -52,8 +52,9 @@ def duration_ms(value: MaxAge, what: str) -> int:
 
 
 def text(value: Any) -> str:
-    """A reply item as str, whether the client decodes responses or not."""
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
+    """A reply item as str, whether the client decodes responses or not. Bytes that are
+    not UTF-8 (only a hand-made edit can store them) become U+FFFD, never an exception."""
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def encode_value(field: str, value: Any) -> str:

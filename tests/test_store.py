@@ -245,6 +245,20 @@ async def test_index_ttl_is_its_largest_score(store: Any, raw: redis.Redis) -> N
     assert 9_000 < raw.pttl(index) <= 10_000
 
 
+async def test_index_ttl_follows_its_largest_score_after_iteration_prunes(
+    store: Any, raw: redis.Redis
+) -> None:
+    # iter_sessions (and `gc`, which walks with the same script) removes the stale member
+    # that held the largest score: the key must then expire with the remaining session.
+    short, long = store.create_session_id(), store.create_session_id()
+    await store.set(short, {"user_id": 9}, max_age=10)
+    await store.set(long, {"user_id": 9}, max_age=100)
+    index = store.get_reference_key("user_id", 9)
+    raw.delete(store.get_session_key(long))  # gone behind the library's back
+    assert await collect(store, "user_id", 9) == [short]
+    assert 9_000 < raw.pttl(index) <= 10_000
+
+
 async def test_hash_deleted_behind_the_librarys_back_is_not_listed(
     store: Any, raw: redis.Redis
 ) -> None:

@@ -11,6 +11,7 @@ local ctx = context()
 local index, field, value, now = KEYS[1], ARGV[5], ARGV[6], now_ms()
 local reply = redis.call('ZSCAN', index, ARGV[7], 'COUNT', ARGV[8])
 local live = {}
+local removed = false
 local pairs_ = reply[2]
 for i = 1, #pairs_, 2 do
   local id, score = pairs_[i], tonumber(pairs_[i + 1])
@@ -22,6 +23,9 @@ for i = 1, #pairs_, 2 do
     destroy_by_id(ctx, id, now)
   else
     redis.call('ZREM', index, id)
+    removed = true
   end
 end
+-- A removed member may have held the largest score: the key's TTL follows what is left.
+if removed then index_fix_ttl(index) end
 return { reply[1], live }

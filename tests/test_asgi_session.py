@@ -253,6 +253,20 @@ async def test_custom_max_age_and_cookie_name(
         assert (await client.get("/read")).json() == {"a": 1}
 
 
+@pytest.mark.parametrize("max_age", [0.5, 1.5])
+async def test_cookie_max_age_never_falls_short_of_the_session(
+    async_client: redis.asyncio.Redis, max_age: float
+) -> None:
+    # Max-Age is whole seconds: rounding a fractional max age down would make the browser
+    # drop the cookie before the server drops the session (Max-Age=0: at once).
+    store = AsyncStore(async_client, max_age=max_age)
+    async with client_for(make_app(store, secret_keys=[KEY])) as client:
+        response = await client.post("/write", json={"a": 1})
+        [cookie] = set_cookies(response.headers)
+        assert cookie.attributes["max-age"] == ("2" if max_age > 1 else "1")
+        assert (await client.get("/read")).json() == {"a": 1}
+
+
 async def test_every_write_method_sends_the_cookie(client: httpx.AsyncClient) -> None:
     await client.post("/write", json={"name": "ada"})
     for path in ("/incr", "/unset", "/touch", "/regenerate"):

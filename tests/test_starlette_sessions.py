@@ -161,6 +161,18 @@ async def test_cookie_flags(client: httpx.AsyncClient, store: AsyncStore) -> Non
     assert "Secure" in secure.headers["set-cookie"]
 
 
+async def test_cookie_max_age_never_falls_short_of_the_session(
+    async_client: redis.asyncio.Redis, hooks: Hooks
+) -> None:
+    # A fractional max age rounds up: Max-Age=0 would drop the cookie at once.
+    store = AsyncStore(async_client, max_age=0.5)
+    transport = httpx.ASGITransport(app=make_app(ours(store), hooks))
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        line = (await client.get("/set/a/1")).headers["set-cookie"]
+        assert "Max-Age=1;" in line
+        assert (await client.get("/get")).json() == {"a": "1"}
+
+
 async def test_login_regenerates_and_indexes(client: httpx.AsyncClient, raw: redis.Redis) -> None:
     await client.get("/set/theme/dark")
     anonymous = token_of(client)

@@ -33,6 +33,13 @@ SIGNER_SALT = "redis-session-sets.cookie"
 SecretKeys = str | bytes | Iterable[str | bytes]
 
 
+def cookie_max_age(max_age_ms: int) -> int:
+    """A max age in ms as the cookie's whole-second ``Max-Age``, rounded up: rounded down,
+    a fractional max age would let the browser drop the cookie before the server drops
+    the session (``Max-Age=0``, at once, for anything under a second)."""
+    return -(-max_age_ms // 1000)
+
+
 def _key_list(secret_keys: SecretKeys | None) -> list[str | bytes]:
     if secret_keys is None:
         return []

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from . import _csrf
-from ._cookies import CookieSettings, SecretKeys
+from ._cookies import CookieSettings, SecretKeys, cookie_max_age
 from ._core import MaxAge, StoreCore, duration_ms
 from ._protocol import Operation
 from ._tokens import mint_token, session_id_for
@@ -113,7 +113,7 @@ class SessionState:
         https = factory.is_https(self._source)
         if self._cookie == "set" and self._token is not None:
             return factory.cookie.set_cookie(
-                self._token, self._cookie_max_age_ms // 1000, https=https
+                self._token, cookie_max_age(self._cookie_max_age_ms), https=https
             )
         return factory.cookie.expire_cookie(https=https)
 

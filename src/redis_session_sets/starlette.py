@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ._asgi import HEADER_MESSAGES, ASGIApp, Message, Receive, Scope, Send, cookie_header, is_https
-from ._cookies import SecretKeys
+from ._cookies import SecretKeys, cookie_max_age
 from ._core import MaxAge
 from ._dict_session import EXPIRE, SEND, DictSessionState, save
 from ._session import SessionFactory
@@ -91,7 +91,7 @@ class DictSessionMiddleware:
         )
         self.cookie = factory.cookie
         self.touch_interval_ms = factory.touch_interval_ms
-        self.max_age_seconds = store._core.max_age_ms // 1000
+        self.max_age_seconds = cookie_max_age(store._core.max_age_ms)
 
     async def load(self, scope: Scope) -> tuple[DictSession, bool]:
         """The request's session, and whether its TTL is due for renewal."""

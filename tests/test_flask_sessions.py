@@ -324,6 +324,21 @@ def test_needs_a_sync_store(async_client: redis.asyncio.Redis) -> None:
         RedisSessionInterface(AsyncStore(async_client))  # type: ignore[arg-type]
 
 
+def test_declared_flask_version_has_the_apis_the_adapter_uses() -> None:
+    # The adapter calls SessionInterface.get_cookie_partitioned and reads
+    # SECRET_KEY_FALLBACKS, both new in Flask 3.1: on 3.0 every save raised
+    # AttributeError (a 500), so the `flask` extra must not admit 3.0.
+    import tomllib
+    from pathlib import Path
+
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())
+    [flask] = [Requirement(r) for r in pyproject["project"]["optional-dependencies"]["flask"]]
+    assert not flask.specifier.contains("3.0.3")
+    assert flask.specifier.contains("3.1.0")
+
+
 def two_requests_at_once(app: Flask) -> Any:
     """Two requests of one session change different keys at the same time, each having
     read the session before either writes; the browser keeps the last cookie it got."""

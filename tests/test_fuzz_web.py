@@ -34,7 +34,7 @@ from examples import fastapi_app, flask_app, starlette_app
 from redis_session_sets import AsyncStore, SessionMiddleware, Store, get_session
 from redis_session_sets.flask import RedisSessionInterface
 from redis_session_sets.starlette import DictSessionMiddleware
-from tests.keylog import KeyLog
+from tests.monitor import CommandLog
 from tests.servers import RedisServer
 from tests.stress import budget
 
@@ -191,7 +191,7 @@ async def play(send: Send, browser: Browser, steps: list[tuple[Any, ...]]) -> No
         browser.received(set_cookies, page)
 
 
-def check_keys(log: KeyLog, browser: Browser) -> None:
+def check_keys(log: CommandLog, browser: Browser) -> None:
     accepted = {user_id.encode("utf-8", "surrogateescape") for user_id in browser.accepted}
     for key in log.keys:
         if SESSION_KEY.fullmatch(key):
@@ -199,7 +199,7 @@ def check_keys(log: KeyLog, browser: Browser) -> None:
         index = INDEX_KEY.fullmatch(key)
         assert index and index.group(1) in accepted, f"a key from unvalidated input: {key!r}"
     tokens = {value.split(".")[0].encode() for value in browser.issued}
-    for args in log.commands:
+    for args in log.all_commands:
         for arg in args:
             assert not any(token in arg for token in tokens), f"a token reached Redis: {args}"
 
@@ -275,7 +275,7 @@ def test_fuzzed_clients_of_the_asgi_examples(module: Any, redis_server: RedisSer
         browser.cookie = browser.csrf = None
         asyncio.run(scenario(steps))
 
-    with KeyLog(redis_server.port) as log:
+    with CommandLog(redis_server.port) as log:
         run()
     check_keys(log, browser)
 
@@ -308,7 +308,7 @@ def test_fuzzed_clients_of_the_flask_example(redis_server: RedisServer) -> None:
         asyncio.run(play(send, browser, steps))
 
     try:
-        with KeyLog(redis_server.port) as log:
+        with CommandLog(redis_server.port) as log:
             run()
         check_keys(log, browser)
     finally:
@@ -348,13 +348,13 @@ def test_unsigned_cookies_are_validated_before_any_key_is_built(
         finally:
             await client.aclose()
 
-    with KeyLog(redis_server.port) as log:
+    with CommandLog(redis_server.port) as log:
         status, _, _ = asyncio.run(scenario())
     assert status == 200
     assert all(SESSION_KEY.fullmatch(key) for key in log.keys), log.keys
     value = cookie.partition(b"=")[2].strip()
     if len(value) >= 8:
-        assert not any(value in arg for args in log.commands for arg in args[1:])
+        assert not any(value in arg for args in log.all_commands for arg in args[1:])
 
 
 # -- the drop-in dict sessions ------------------------------------------------------
@@ -408,7 +408,7 @@ def test_fuzzed_cookies_of_the_starlette_dict_sessions(redis_server: RedisServer
     def run(steps: list[tuple[Any, ...]]) -> None:
         asyncio.run(scenario(steps))
 
-    with KeyLog(redis_server.port) as log:
+    with CommandLog(redis_server.port) as log:
         run()
     check_keys(log, browser)
 
@@ -447,7 +447,7 @@ def test_fuzzed_cookies_of_the_flask_dict_sessions(redis_server: RedisServer) ->
         asyncio.run(play_adapter(send, browser, steps))
 
     try:
-        with KeyLog(redis_server.port) as log:
+        with CommandLog(redis_server.port) as log:
             run()
         check_keys(log, browser)
     finally:
@@ -480,7 +480,7 @@ def test_fuzzed_cookies_of_the_django_engine(django_redis: redis.Redis) -> None:
     def run(steps: list[tuple[Any, ...]]) -> None:
         asyncio.run(play_adapter(send, browser, steps))
 
-    with KeyLog(port) as log:
+    with CommandLog(port) as log:
         run()
     browser.accepted.clear()  # no sign-in here: no index key may appear at all
     check_keys(log, browser)

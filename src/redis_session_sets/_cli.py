@@ -28,7 +28,7 @@ from redis.exceptions import AuthenticationError, RedisError
 from ._core import SESSION_ID, text
 from ._errors import SessionStoreError
 from ._maintenance import INDEXES, SESSIONS, KeyStats, Maintenance
-from ._protocol import Command, Emit, Iteration, Operation
+from ._protocol import Command, Iteration, Operation
 from ._store import Store
 
 T = TypeVar("T")
@@ -167,28 +167,12 @@ class Runner:
         return self.store._run(operation)
 
     def drive(self, operation: Operation[T], on_reply: Callable[[Any], None]) -> T:
-        """Like ``Store._run``, calling ``on_reply`` with each reply (for progress)."""
-        reply = None
-        try:
-            while True:
-                reply = self.store._send(operation.send(reply))
-                on_reply(reply)
-        except StopIteration as done:
-            return done.value  # type: ignore[no-any-return]
+        """Like ``run``, calling ``on_reply`` with each reply (for progress)."""
+        return self.store._run(_observed(operation, on_reply))
 
     def iterate(self, iteration: Iteration) -> Iterator[list[str]]:
         """The batches an iterating operation emits."""
-        reply = None
-        while True:
-            try:
-                request = iteration.send(reply)
-            except StopIteration:
-                return
-            if isinstance(request, Emit):
-                reply = None
-                yield request.values
-            else:
-                reply = self.store._send(request)
+        return self.store._batches(iteration)
 
     def bar(self, description: str, total: int | None) -> AbstractContextManager[Any]:
         """A rich progress bar on stderr, or a stand-in that draws nothing."""
@@ -207,6 +191,17 @@ class Runner:
             return nullcontext(_NoBar())
         progress = Progress(console=Console(stderr=True), transient=True)
         return _RichBar(progress, description, total)
+
+
+def _observed(operation: Operation[T], on_reply: Callable[[Any], None]) -> Operation[T]:
+    """The same operation, showing each of its replies to ``on_reply`` on the way."""
+    reply = None
+    try:
+        while True:
+            reply = yield operation.send(reply)
+            on_reply(reply)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
 
 
 class _NoBar:

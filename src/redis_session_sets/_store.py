@@ -167,7 +167,8 @@ class Store(_StoreBase):
         except StopIteration as done:
             return done.value  # type: ignore[no-any-return]
 
-    def _iterate(self, iteration: Iteration) -> Iterator[str]:
+    def _batches(self, iteration: Iteration) -> Iterator[list[str]]:
+        """The batches of values an iterating operation emits."""
         reply = None
         while True:
             try:
@@ -176,9 +177,13 @@ class Store(_StoreBase):
                 return
             if isinstance(request, Emit):
                 reply = None
-                yield from request.values
+                yield request.values
             else:
                 reply = self._send(request)
+
+    def _iterate(self, iteration: Iteration) -> Iterator[str]:
+        for batch in self._batches(iteration):
+            yield from batch
 
     def get(self, session_id: str, fields: Iterable[str] | None = None) -> dict[str, Any]:
         return self._run(self._core.get(session_id, fields))

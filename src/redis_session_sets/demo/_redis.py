@@ -48,10 +48,15 @@ def free_port() -> int:
 
 
 class LocalRedis:
-    """``with LocalRedis() as server: server.url`` -- a private redis-server."""
+    """``with LocalRedis() as server: server.url`` -- a private redis-server.
 
-    def __init__(self) -> None:
-        self.port = free_port()
+    ``stop()`` ends the process and ``start()`` runs it again on the same port (the tests
+    use that to take Redis away and bring it back); ``close()`` also removes its folder.
+    """
+
+    def __init__(self, port: int | None = None, extra_args: tuple[str, ...] = ()) -> None:
+        self.port = port or free_port()
+        self.extra_args = extra_args
         self.directory = ""
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -61,7 +66,8 @@ class LocalRedis:
 
     def start(self) -> None:
         binary = redis_server_binary()
-        self.directory = tempfile.mkdtemp(prefix="redis-session-sets-demo-")
+        if not self.directory:
+            self.directory = tempfile.mkdtemp(prefix=f"redis-session-sets-{self.port}-")
         command = [
             binary,
             "--port", str(self.port),
@@ -69,6 +75,7 @@ class LocalRedis:
             "--save", "",
             "--appendonly", "no",
             "--dir", self.directory,
+            *self.extra_args,
         ]  # fmt: skip
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -81,11 +88,12 @@ class LocalRedis:
                 return
             except redis.ConnectionError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
+                    self.close()
                     raise RedisNotFound(f"{binary} did not start on port {self.port}") from None
                 time.sleep(0.02)
 
     def stop(self) -> None:
+        """Ends the server process (its folder stays, for a restart)."""
         if self.process is not None:
             self.process.terminate()
             try:
@@ -94,6 +102,10 @@ class LocalRedis:
                 self.process.kill()
                 self.process.wait()
             self.process = None
+
+    def close(self) -> None:
+        """Ends the server and removes its folder."""
+        self.stop()
         if self.directory:
             with contextlib.suppress(OSError):
                 shutil.rmtree(self.directory)
@@ -109,4 +121,4 @@ class LocalRedis:
         error: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self.stop()
+        self.close()

@@ -9,6 +9,7 @@ line and differ only in ``await``.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -229,6 +230,29 @@ class Store(_StoreBase):
         return self._run(self._core.delete_all(field, value, keep=keep))
 
 
+def _forget_connections(client: AsyncClient) -> None:
+    """Drops the client's pooled connections, without closing them.
+
+    redis.asyncio connections belong to the event loop that opened them. A store used
+    from a new loop (Starlette's and FastAPI's ``TestClient`` without ``with`` runs each
+    request in a loop of its own; so do repeated ``asyncio.run`` calls) would otherwise
+    hand it connections of a closed loop and fail with "Event loop is closed". Their old
+    loop is gone, so they cannot be closed; new ones open on demand.
+    """
+    if isinstance(client, redis.asyncio.RedisCluster):
+        for node in client.get_nodes():
+            node._connections.clear()
+            node._free.clear()
+        return
+    pool = client.connection_pool
+    pool.reset()  # type: ignore[no-untyped-call]
+    # The pool's asyncio primitives may be bound to the old loop too.
+    if hasattr(pool, "_lock"):
+        pool._lock = asyncio.Lock()
+    if hasattr(pool, "_condition"):
+        pool._condition = asyncio.Condition()
+
+
 class AsyncStore(_StoreBase):
     """Sessions in Redis, for asyncio (a ``redis.asyncio.Redis`` or ``RedisCluster``)."""
 
@@ -251,8 +275,14 @@ class AsyncStore(_StoreBase):
             cluster=isinstance(client, redis.asyncio.RedisCluster),
         )
         self.client = client
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     async def _send(self, request: Request) -> Any:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            if self._loop is not None:
+                _forget_connections(self.client)
+            self._loop = loop
         try:
             if self._core.cluster:
                 # redis-py's asyncio RedisCluster breaks connections when commands run

@@ -378,7 +378,7 @@ def test_signed_without_keys_is_refused_at_start(
     with pytest.raises(ValueError):
         SessionMiddleware(app, store=store, secret_keys=[KEY], cookie_name="bad name;")
     with pytest.raises(ValueError):
-        SessionMiddleware(app, store=store, secret_keys=[KEY], touch_interval=0)
+        SessionMiddleware(app, store=store, secret_keys=[KEY], touch_interval=-1)
     with pytest.raises(ValueError, match="max_age"):
         SessionMiddleware(app, store=store, secret_keys=[KEY], touch_interval=store.max_age)
 
@@ -611,6 +611,23 @@ async def test_touch_interval_renews_at_most_once_per_interval(
             response = await client.get("/read")
         assert count.value == 1
         assert "set-cookie" not in response.headers
+
+
+async def test_touch_interval_zero_renews_on_every_read(
+    store: AsyncStore, raw: redis.Redis
+) -> None:
+    app = make_app(store, secret_keys=[KEY], touch_interval=0)
+    async with client_for(app) as client:
+        session_id = (await client.post("/write", json={"name": "ada"})).json()["id"]
+        key = f"rss:s:{{{session_id}}}"
+        for _ in range(2):
+            raw.expire(key, 100)
+            with CommandCounter(raw) as count:
+                response = await client.get("/read")
+            assert count.value == 2  # the read, then the renewal, on every read
+            assert response.json() == {"name": "ada"}
+            assert len(set_cookies(response.headers)) == 1
+            assert raw.ttl(key) > MAX_AGE - 10
 
 
 async def test_csrf_secret_creation_counts_as_a_touch(store: AsyncStore, raw: redis.Redis) -> None:

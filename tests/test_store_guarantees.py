@@ -151,6 +151,22 @@ def test_delete_all_sends_one_script_per_batch(counted: Store, redis_server: Red
     assert log.names == ["EVALSHA", "EVALSHA"]  # one batch, then the one that finds it empty
 
 
+def test_first_use_of_a_script_is_one_round_trip(
+    counted: Store, raw: redis.Redis, redis_server: RedisServer
+) -> None:
+    raw.script_flush()  # a fresh server knows none of the scripts
+    counted.client.ping()  # connected before counting: the handshake is not ours
+    session_id = counted.create_session_id()
+    with CommandLog(redis_server.port) as log:
+        counted.set(session_id, {"user_id": 1})
+    assert log.names == ["EVAL"]  # runs and caches the script: no NOSCRIPT detour
+    with CommandLog(redis_server.port) as log:
+        counted.set(session_id, {"user_id": 2})
+        counted.sessions("user_id", 2)
+    assert log.names == ["EVALSHA", "EVAL"]
+    assert counted.sessions("user_id", 2) == [session_id]
+
+
 def test_noscript_falls_back_to_eval(counted: Store, raw: redis.Redis) -> None:
     session_id = counted.create_session_id()
     counted.set(session_id, {"a": 1})

@@ -38,14 +38,16 @@ CSRF_MODES = ("read", "write", "create")
 MaxAge = timedelta | int | float
 
 
-def duration_ms(value: MaxAge, what: str) -> int:
-    """A timedelta or a number of seconds, as whole milliseconds (> 0)."""
+def duration_ms(value: MaxAge, what: str, *, zero: bool = False) -> int:
+    """A timedelta or a number of seconds, as whole milliseconds (> 0; or 0 with ``zero``)."""
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, int | float) and not isinstance(value, bool):
         seconds = float(value)
     else:
         raise TypeError(f"{what} must be a timedelta or a number of seconds, not {value!r}")
+    if zero and seconds == 0:
+        return 0
     if not math.isfinite(seconds) or seconds * 1000 < 1:
         raise ValueError(f"{what} must be at least one millisecond, not {value!r}")
     return round(seconds * 1000)

@@ -337,7 +337,10 @@ class SessionFactory:
             path=path,
         )
         self.touch_interval_ms = (
-            None if touch_interval is None else duration_ms(touch_interval, "touch_interval")
+            # 0: every read renews (a plain rolling timeout, one write per read).
+            None
+            if touch_interval is None
+            else duration_ms(touch_interval, "touch_interval", zero=True)
         )
         if self.touch_interval_ms is not None and self.touch_interval_ms >= core.max_age_ms:
             raise ValueError(

@@ -89,6 +89,10 @@ class _StoreBase:
             id_bytes=id_bytes,
             cluster=cluster,
         )
+        # Scripts this store has sent with EVAL, which runs a script and caches it in one
+        # round trip; afterwards EVALSHA sends only its digest. So even the first use of
+        # an operation is one round trip (EVALSHA first would meet NOSCRIPT, then EVAL).
+        self._scripts_sent: set[str] = set()
 
     @property
     def references(self) -> tuple[str, ...]:
@@ -138,10 +142,14 @@ class Store(_StoreBase):
             if isinstance(request, Command):
                 return self.client.execute_command(*request.args)  # type: ignore[no-untyped-call]
             script, keys, args = request.script, request.keys, request.args
-            try:
-                return self.client.evalsha(script.sha, len(keys), *keys, *args)
-            except NoScriptError:
-                return self.client.eval(script.source, len(keys), *keys, *args)
+            if script.sha in self._scripts_sent:
+                try:
+                    return self.client.evalsha(script.sha, len(keys), *keys, *args)
+                except NoScriptError:
+                    pass  # the server forgot it: a restart, a failover, SCRIPT FLUSH
+            reply = self.client.eval(script.source, len(keys), *keys, *args)
+            self._scripts_sent.add(script.sha)
+            return reply
         except FAILURES as error:
             raise _failure(request, error) from error
 
@@ -294,10 +302,14 @@ class AsyncStore(_StoreBase):
             if isinstance(request, Command):
                 return await self.client.execute_command(*request.args)
             script, keys, args = request.script, request.keys, request.args
-            try:
-                return await self.client.evalsha(script.sha, len(keys), *keys, *args)
-            except NoScriptError:
-                return await self.client.eval(script.source, len(keys), *keys, *args)
+            if script.sha in self._scripts_sent:
+                try:
+                    return await self.client.evalsha(script.sha, len(keys), *keys, *args)
+                except NoScriptError:
+                    pass  # the server forgot it: a restart, a failover, SCRIPT FLUSH
+            reply = await self.client.eval(script.source, len(keys), *keys, *args)
+            self._scripts_sent.add(script.sha)
+            return reply
         except FAILURES as error:
             raise _failure(request, error) from error
 

@@ -661,8 +661,9 @@ async def test_without_touch_interval_reads_never_write(
 # -- living with others --------------------------------------------------------------
 
 
+@pytest.mark.parametrize("theirs_outside", [True, False])
 async def test_coexists_with_starlettes_session_middleware(
-    store: AsyncStore, raw: redis.Redis
+    store: AsyncStore, raw: redis.Redis, theirs_outside: bool
 ) -> None:
     async def both(request: Request) -> Response:
         request.session["theirs"] = request.session.get("theirs", 0) + 1
@@ -675,7 +676,7 @@ async def test_coexists_with_starlettes_session_middleware(
         middleware=[
             Middleware(StarletteSessionMiddleware, secret_key="starlette-key"),
             Middleware(SessionMiddleware, store=store, secret_keys=[KEY]),
-        ],
+        ][:: 1 if theirs_outside else -1],
     )
     async with client_for(app) as client:
         first = await client.get("/both")
@@ -683,6 +684,20 @@ async def test_coexists_with_starlettes_session_middleware(
         second = await client.get("/both")
     assert first.json() == {"theirs": 1, "ours": 1}
     assert second.json() == {"theirs": 2, "ours": 2}
+
+
+async def test_request_session_is_ours_when_nobody_else_owns_it(store: AsyncStore) -> None:
+    async def route(request: Request) -> Response:
+        assert request.session is get_session(request)  # type: ignore[comparison-overlap]
+        await get_session(request).set({"a": 1})
+        return JSONResponse(await request.session.get())  # type: ignore[call-overload]
+
+    app = Starlette(
+        routes=[Route("/", route)],
+        middleware=[Middleware(SessionMiddleware, store=store, secret_keys=[KEY])],
+    )
+    async with client_for(app) as client:
+        assert (await client.get("/")).json() == {"a": 1}
 
 
 async def test_get_session_without_middleware_is_a_clear_error() -> None:

@@ -89,7 +89,10 @@ class SessionMiddleware:
             await self.app(scope, receive, send)
             return
         state = SessionState(self.factory, scope)
-        scope[SESSION_KEY] = AsyncSession(self.store, state)
+        session = scope[SESSION_KEY] = AsyncSession(self.store, state)
+        # Also ``request.session`` (scope["session"]), unless another middleware (e.g.
+        # Starlette's SessionMiddleware) owns that name: never replace theirs.
+        scope.setdefault("session", session)
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] in HEADER_MESSAGES:

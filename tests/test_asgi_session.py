@@ -820,3 +820,20 @@ async def test_redis_back_again_needs_no_restart() -> None:
     finally:
         await client.aclose()
         server.close()
+
+
+async def test_root_get_session_works_as_a_fastapi_dependency(store: AsyncStore) -> None:
+    from fastapi import Depends, FastAPI
+
+    from redis_session_sets import get_session as root_get_session
+
+    api = FastAPI()
+    api.add_middleware(SessionMiddleware, store=store, secret_keys=[KEY])
+
+    @api.post("/visit")
+    async def visit(session: Any = Depends(root_get_session)) -> dict[str, int]:  # noqa: B008
+        return {"visits": await session.incr("visits")}
+
+    async with client_for(api) as client:
+        assert (await client.post("/visit")).json() == {"visits": 1}
+        assert (await client.post("/visit")).json() == {"visits": 2}

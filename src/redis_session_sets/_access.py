@@ -1,12 +1,18 @@
 """Finding a request's session: ``get_session(request | scope | environ)``.
 
-The middlewares keep the session under their own key in the ASGI scope or WSGI environ,
-never under ``scope["session"]``, which belongs to whichever middleware fills
-``request.session`` (Starlette's ``SessionMiddleware``, say): both can run side by side.
+The middlewares keep the session under their own key in the ASGI scope or WSGI environ.
+``scope["session"]`` belongs to whichever middleware fills ``request.session``: the ASGI
+middleware fills it only when no other one (Starlette's ``SessionMiddleware``, say) has,
+so both can run side by side.
+
+``get_session`` also works as a FastAPI dependency (``Depends(get_session)``): where
+Starlette is installed, its signature names an ``HTTPConnection``, which FastAPI fills
+with the request or WebSocket.
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Protocol, overload
 
@@ -55,3 +61,17 @@ def get_session(request: Any) -> Any:
             "SessionMiddleware (ASGI) or WSGISessionMiddleware (WSGI)"
         )
     return session
+
+
+def _announce_request_parameter() -> None:
+    try:
+        from starlette.requests import HTTPConnection
+    except ImportError:  # no Starlette, so no FastAPI either: nothing to announce
+        return
+    parameter = inspect.Parameter(
+        "request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=HTTPConnection
+    )
+    get_session.__signature__ = inspect.Signature([parameter])  # type: ignore[attr-defined]
+
+
+_announce_request_parameter()

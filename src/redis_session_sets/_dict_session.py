@@ -76,6 +76,11 @@ class DictSessionState:
         self.stored = snapshot(data)
         self.regenerate_on_save = False
 
+    @property
+    def session_id(self) -> str | None:
+        """The public id (safe to show and log); None until a new session is saved."""
+        return None if self.token is None else session_id_for(self.token)
+
 
 # What the response must do with the cookie after a save.
 KEEP, SEND, EXPIRE = "keep", "send", "expire"

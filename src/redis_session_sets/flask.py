@@ -42,8 +42,7 @@ class RedisSession(CallbackDict[str, Any], SessionMixin):
     @property
     def session_id(self) -> str | None:
         """The public id (safe to show and log); None until a new session is saved."""
-        token = self.state.token
-        return None if token is None else session_id_for(token)
+        return self.state.session_id
 
     def regenerate(self) -> None:
         """Moves the session to a new id when the response is sent: call it at login."""

@@ -199,6 +199,21 @@ def test_junk_cookies_are_no_session_without_redis(django_redis: redis.Redis, ju
     assert commands(django_redis) == {}
 
 
+def test_a_cookie_sent_twice_is_no_session(django_redis: redis.Redis, user: Any) -> None:
+    """SPEC rule 4 under Django too (redis_session_sets.django.SessionMiddleware): which of
+    two session cookies is real cannot be told (one may be planted from a subdomain)."""
+    laptop = Client()
+    login(laptop)
+    assert laptop.get("/get/").json() != {}
+    own = token(laptop)
+    reset(django_redis)
+    twice = Client(HTTP_COOKIE=f"{COOKIE}={own}; other=1; {COOKIE}={own}")
+    assert twice.get("/get/").json() == {}
+    assert commands(django_redis) == {}  # screened before any Redis call
+    once = Client(HTTP_COOKIE=f"other=1; {COOKIE}={own}")
+    assert once.get("/get/").json() != {}
+
+
 def test_a_session_deleted_meanwhile_is_not_brought_back(
     django_redis: redis.Redis, user: Any
 ) -> None:

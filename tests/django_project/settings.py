@@ -17,7 +17,7 @@ INSTALLED_APPS = [
     "redis_session_sets.django",
 ]
 MIDDLEWARE = [
-    "django.contrib.sessions.middleware.SessionMiddleware",
+    "redis_session_sets.django.SessionMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
 SESSION_ENGINE = "redis_session_sets.django"

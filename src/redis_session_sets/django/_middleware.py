@@ -1,0 +1,25 @@
+"""Django's ``SessionMiddleware``, reading the session cookie as the library does.
+
+Django parses the ``Cookie`` header itself and, for a cookie sent twice, keeps the last
+value; a duplicate may be planted from a sibling subdomain, and which one is real cannot
+be told. This subclass reads the header with the library's own parser: a session cookie
+sent twice, over 4 KB or not ASCII is "no session" (SPEC rule 4). Everything else is
+Django's.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
+from django.http import HttpRequest
+
+from .._cookies import cookie_value
+
+
+class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
+    """Use in ``MIDDLEWARE`` instead of ``django.contrib.sessions.middleware.SessionMiddleware``."""
+
+    def process_request(self, request: HttpRequest) -> None:
+        header = request.META.get("HTTP_COOKIE")
+        session_key = cookie_value(header, settings.SESSION_COOKIE_NAME)
+        request.session = self.SessionStore(session_key)

@@ -106,13 +106,23 @@ async def current_user(session: AsyncSession) -> tuple[int, dict[str, Any]] | No
     return None
 
 
-async def form_with_csrf(request: Request) -> dict[str, str] | None:
-    """The posted form, or None when its CSRF token is missing or wrong."""
-    form = await request.form()
-    fields = {key: value for key, value in form.items() if isinstance(value, str)}
-    if not await get_session(request).verify_csrf_token(fields.get("csrf_token", "")):
-        return None
-    return fields
+FormHandler = Callable[[Request, dict[str, str]], Awaitable[Response]]
+
+
+def csrf_protected(handler: FormHandler) -> Callable[[Request], Awaitable[Response]]:
+    """A form endpoint: ``handler(request, form)`` runs only when the posted form carries
+    this session's CSRF token; anything else gets the 403 page and nothing is done."""
+
+    async def endpoint(request: Request) -> Response:
+        posted = await request.form()
+        form = {key: value for key, value in posted.items() if isinstance(value, str)}
+        if not await get_session(request).verify_csrf_token(form.get("csrf_token", "")):
+            return csrf_refused()
+        return await handler(request, form)
+
+    endpoint.__name__ = handler.__name__
+    endpoint.__doc__ = handler.__doc__
+    return endpoint
 
 
 def csrf_refused() -> HTMLResponse:
@@ -190,10 +200,8 @@ async def signin_page(request: Request) -> Response:
     )
 
 
-async def signin(request: Request) -> Response:
-    form = await form_with_csrf(request)
-    if form is None:
-        return csrf_refused()
+@csrf_protected
+async def signin(request: Request, form: dict[str, str]) -> Response:
     try:
         user_id = int(form.get("user_id", ""))
     except ValueError:
@@ -216,19 +224,15 @@ async def signin(request: Request) -> Response:
     return redirect("/?m=welcome")
 
 
-async def signout(request: Request) -> Response:
-    form = await form_with_csrf(request)
-    if form is None:
-        return csrf_refused()
+@csrf_protected
+async def signout(request: Request, form: dict[str, str]) -> Response:
     await get_session(request).delete()
     return redirect("/signin?m=signed-out")
 
 
-async def end_session(request: Request) -> Response:
+@csrf_protected
+async def end_session(request: Request, form: dict[str, str]) -> Response:
     """Signs out one other session of the same user."""
-    form = await form_with_csrf(request)
-    if form is None:
-        return csrf_refused()
     session = get_session(request)
     signed_in = await current_user(session)
     if signed_in is None:
@@ -248,10 +252,8 @@ async def end_session(request: Request) -> Response:
     return redirect("/?m=ended-one")
 
 
-async def end_other_sessions(request: Request) -> Response:
-    form = await form_with_csrf(request)
-    if form is None:
-        return csrf_refused()
+@csrf_protected
+async def end_other_sessions(request: Request, form: dict[str, str]) -> Response:
     session = get_session(request)
     signed_in = await current_user(session)
     if signed_in is None:
@@ -260,11 +262,9 @@ async def end_other_sessions(request: Request) -> Response:
     return redirect("/?m=ended-others")
 
 
-async def reset_password(request: Request) -> Response:
+@csrf_protected
+async def reset_password(request: Request, form: dict[str, str]) -> Response:
     """What an app does after a password change: end every session of the user."""
-    form = await form_with_csrf(request)
-    if form is None:
-        return csrf_refused()
     session = get_session(request)
     signed_in = await current_user(session)
     if signed_in is None:

@@ -82,6 +82,7 @@ class StoreBase:
         absolute_max_age: MaxAge | None = None,
         prefix: str = "rss",
         id_bytes: int = 32,
+        index_slack: MaxAge = timedelta(minutes=10),
         is_cluster: bool = False,
     ) -> None:
         self.core = StoreCore(
@@ -90,6 +91,7 @@ class StoreBase:
             absolute_max_age=absolute_max_age,
             prefix=prefix,
             id_bytes=id_bytes,
+            index_slack=index_slack,
             topology=topology_for(is_cluster),
         )
         # Scripts this store has sent with EVAL, which runs a script and caches it in one

@@ -50,7 +50,6 @@ class SessionState:
     _cookie: Literal["set", "delete"] | None = None
     _cookie_max_age_ms = 0
     _touch_checked = False
-    _csrf_secret: str | None = None
 
     def __init__(self, factory: SessionFactory, source: Any) -> None:
         self._factory = factory
@@ -76,7 +75,6 @@ class SessionState:
         self._token = mint_token(self._core.id_bytes)
         self._id = session_id_for(self._token)
         self._fresh = True
-        self._csrf_secret = None
         return self._id
 
     def _current(self) -> str:
@@ -189,6 +187,27 @@ class SessionState:
 
         return run()
 
+    def update(
+        self,
+        values: Mapping[str, Any] | None = None,
+        *,
+        unset: Iterable[str] = (),
+        incr: Mapping[str, int] | None = None,
+        max_age: MaxAge | None = None,
+    ) -> Operation[dict[str, int]]:
+        core, ttl = self._core, self._core.ttl_ms(max_age)
+        names = core.field_names(unset)
+        write = self._write(
+            lambda sid, create: core.update(sid, values, names, max_age, incr=incr, create=create),
+            lambda result: result is None,
+            ttl,
+        )
+
+        def run() -> Operation[dict[str, int]]:
+            return (yield from write) or {}
+
+        return run()
+
     def _renew(self, make: Callable[[str], Operation[bool]], max_age_ms: int) -> Operation[bool]:
         """Runs a write that never creates (unset, touch): a missing session stays so."""
         session_id = self._current()
@@ -225,7 +244,7 @@ class SessionState:
                 existed = yield from operation
             # A later call of this request starts a new session (with a new token).
             self._token = self._id = None
-            self._fresh, self._csrf_secret = True, None
+            self._fresh = True
             self._cookie = "delete"
             return existed
 
@@ -235,13 +254,13 @@ class SessionState:
         old_id = self._current()
         token = mint_token(self._core.id_bytes)
         new_id = session_id_for(token)
-        # Moves data, index memberships and a rotated CSRF secret to the new id; a
-        # missing old session becomes a new, empty one (nothing old comes back).
+        # Moves data and index memberships to the new id (CSRF tokens of the old token
+        # die); a missing old session becomes a new, empty one (nothing old comes back).
         operation = self._core.regenerate(old_id, new_id=new_id)
 
         def run() -> Operation[str]:
             yield from operation
-            self._token, self._id, self._csrf_secret = token, new_id, None
+            self._token, self._id = token, new_id
             self._wrote(self._core.max_age_ms)
             return new_id
 
@@ -250,48 +269,20 @@ class SessionState:
     # -- CSRF ------------------------------------------------------------------------
 
     def create_csrf_token(self) -> Operation[str]:
-        session_id = self._current()
-        if self._csrf_secret is not None:
-            return done(csrf.make_token(self._csrf_secret))
-        core = self._core
-        first = core.csrf_secret(session_id, "create" if self._fresh else "write")
-
-        def run() -> Operation[str]:
-            status, secret = yield from first
-            if status == 0:  # strict ids, as in _write
-                status, secret = yield from core.csrf_secret(self._mint(), "create")
-            if status == 2:
-                self._wrote(core.max_age_ms)  # the secret was created: a write
-            else:
-                self._fresh = False
-            assert secret is not None
-            self._csrf_secret = secret
-            return csrf.make_token(secret)
-
-        return run()
+        # Derived from the session token (secret, in the cookie), never stored: no Redis
+        # command. A token minted here is sent in the cookie, still without a write.
+        self._current()
+        assert self._token is not None
+        if self._fresh and self._cookie is None:
+            self._cookie, self._cookie_max_age_ms = "set", self._core.max_age_ms
+        return done(csrf.make_token(self._token))
 
     def verify_csrf_token(self, token: object) -> Operation[bool]:
         raw = csrf.parse_token(token)
-        session_id = self._current()
-        if raw is None:
+        self._load()
+        if raw is None or self._token is None:
             return done(False)
-        if self._csrf_secret is not None:
-            return done(csrf.check_token(self._csrf_secret, raw))
-        if self._fresh:
-            return done(False)
-        read = self._core.csrf_secret(session_id, "read")
-
-        def run() -> Operation[bool]:
-            status, secret = yield from read
-            if status == 0:
-                self._mint()
-                return False
-            if secret is None:
-                return False
-            self._csrf_secret = secret
-            return csrf.check_token(secret, raw)
-
-        return run()
+        return done(csrf.check_token(self._token, raw))
 
 
 class SessionFactory:

@@ -97,7 +97,7 @@ class SessionStore(SessionBase):  # type: ignore[misc]
             # where it would be written already expired).
             operation: Operation[bool] = _ignore(core.delete(session_id))
         elif pending:
-            operation = core.update(
+            operation = core.save_changes(
                 session_id,
                 pending.values,
                 pending.removed,

@@ -1,13 +1,16 @@
--- touch.lua: renew the TTL of an existing session (and its index scores).
+-- touch.lua: renew the TTL of an existing session (and its index scores, unless they
+-- cover the new expiry already: lib.lua, covered).
 -- KEYS[1]  the session hash
--- ARGV[1..4] as lib.lua says
--- ARGV[5]  session id
--- ARGV[6]  max age in ms
-local ctx = context()
-local key, id, now = KEYS[1], ARGV[5], now_ms()
-local created, old = open_session(ctx, key, id, now)
-if not created then return { 0, 0, old, no_values(ctx), false } end
+-- ARGV[1]  max age in ms
+local key, now = KEYS[1], now_ms()
+local id = id_of(key)
+local created, old, touched, legacy = open_session(key, id, now)
+if not created then return { 0, 0, old, no_values(), false } end
+local expire_at = expiry(created, tonumber(ARGV[1]), now)
+local renew = not covered(key, touched, expire_at, now)
+if legacy then redis.call('HDEL', key, '__csrf') end
 redis.call('HSET', key, '__touched', now)
-local expire_at = renew(ctx, key, created, tonumber(ARGV[6]), now)
-reindex(ctx, old, id, old, id, expire_at, now)
-return { 1, expire_at, old, old, false }
+redis.call('PEXPIREAT', key, expire_at)
+local score = score_for(expire_at, now)
+reindex(old, id, old, id, score, renew, now)
+return { 1, score, old, old, false }

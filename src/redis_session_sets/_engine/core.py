@@ -32,6 +32,12 @@ from .types import SessionInfo
 
 # At most this many expired members are pruned from an index by one script call.
 PRUNE = 100
+# The most index members one script call examines (a page of sessions/count/iter_sessions)
+# or deletes (a batch of delete_all), whatever batch_size asks: each costs a command or
+# three inside the script, and no call may block Redis for more than a few ms
+# (docs/design.md, "Bounded work").
+READ_PAGE = 250
+DELETE_PAGE = 100
 # Within one call, TIME and the clock PTTL counts from may differ by a little: an expiry
 # read back from a TTL is trusted to this many ms (lib.lua, covered).
 JITTER_MS = 1000
@@ -437,7 +443,8 @@ class StoreCore:
         def run() -> Operation[list[str]]:
             # A rehash during the walk may show a member twice: each id once, in order.
             found: dict[str, None] = {}
-            for page in (yield from collect(self.topology.pages(self, field, indexed, batch_size))):
+            pages = self.topology.pages(self, field, indexed, min(batch_size, READ_PAGE))
+            for page in (yield from collect(pages)):
                 found.update(dict.fromkeys(page))
             return list(found)
 
@@ -454,7 +461,7 @@ class StoreCore:
     def iter_sessions(self, field: str, value: str | int, batch_size: int = 500) -> Iteration:
         check_batch_size(batch_size)
         indexed = self.indexed(field, value)
-        return self.topology.pages(self, field, indexed, batch_size)
+        return self.topology.pages(self, field, indexed, min(batch_size, READ_PAGE))
 
     def delete_all(
         self, field: str, value: str | int, *, keep: Iterable[str] = (), batch_size: int = 500
@@ -464,7 +471,8 @@ class StoreCore:
             keep = (keep,)  # a single id is what the caller meant
         kept = tuple(self.check_session_id(session_id) for session_id in keep)
         indexed = self.indexed(field, value)
-        return self.topology.delete_all(self, field, indexed, kept, batch_size)
+        page = min(batch_size, DELETE_PAGE)
+        return self.topology.delete_all(self, field, indexed, kept, page)
 
 
 def collect(iteration: Iteration) -> Operation[list[list[str]]]:

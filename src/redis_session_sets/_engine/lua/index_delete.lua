@@ -19,12 +19,10 @@ local deleted, processed, gone = 0, 0, {}
 for _, id in ipairs(redis.call('ZRANGE', index, 0, batch + #ARGV - 4)) do
   if not keep[id] and processed < batch then
     processed = processed + 1
-    local state = member_state(field, value, id, now)
+    local state, old = member_values(position, value, id, now)
     if state ~= 'stale' then
-      local key = session_key(id)
-      local old = ref_values(key)
       old[position] = false -- out of this index with the whole batch, below
-      destroy(key, id, old, now)
+      destroy(session_key(id), id, old, now)
       if state == 'live' then deleted = deleted + 1 end
     end
     gone[#gone + 1] = id

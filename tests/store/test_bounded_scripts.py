@@ -127,7 +127,7 @@ def test_cluster_index_reads_are_bounded_per_call(cluster_client: RedisCluster) 
     store = Store(cluster_client, references=["user_id"])
     ids = fill(cluster_client, store, 3000)
     index = store.get_reference_key("user_id", 1)
-    port = cluster_client.get_node_from_key(index).port
+    port = cluster_client.get_node_from_key(index).port  # type: ignore[no-untyped-call]
     with CommandLog(port) as log:
         assert store.count("user_id", 1, batch_size=200) == 3000
         assert set(store.sessions("user_id", 1, batch_size=200)) == set(ids)

@@ -74,7 +74,7 @@ def test_lua_literals_escape_everything_unsafe() -> None:
 def test_the_configuration_is_not_sent_per_call(sync_client: redis.Redis, raw: redis.Redis) -> None:
     store = Store(sync_client, references=["user_id", "team"], prefix="cfg.prefix")
     session_id = store.create_session_id()
-    store.set(session_id, {"a": 1})  # EVAL, then EVALSHA
+    store.set(session_id, {"user_id": 2})  # EVAL, then EVALSHA
     port = raw.connection_pool.connection_kwargs["port"]
     with CommandLog(port) as log:
         store.set(session_id, {"user_id": 1})

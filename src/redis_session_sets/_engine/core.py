@@ -100,6 +100,7 @@ class StoreCore:
                 "SLACK": slack,
                 "JITTER": min(JITTER_MS, slack // 8),
                 "PRUNE": PRUNE,
+                "SLICE": 1000,
             }
         )
 
@@ -179,7 +180,9 @@ class StoreCore:
         half of the write); returns the script's status and result."""
         reply = yield self.script_call(name, script_keys, *extra)
         yield from self.topology.after_session_script(self, name, session_id, reply)
-        return int(reply[0]), reply[4]
+        if isinstance(reply, int):
+            return reply, None  # the status alone (lib.lua, session_reply)
+        return int(reply[0]), reply[-1]  # {status, result}, or the cluster's longer reply
 
     # -- operations: each validates eagerly, then returns its generator -----------
 
@@ -216,9 +219,11 @@ class StoreCore:
         key = self.session_key(session_id)
         flat = self.encode_values(values)
         extra = (self.ttl_ms(max_age), "1" if create else "0", *flat)
+        # A write of no reference field cannot move the session: the lean script.
+        script = "set" if any(name in self.references for name in values) else "set_plain"
 
         def run() -> Operation[bool]:
-            status, _ = yield from self._session_script("set", (key,), session_id, extra)
+            status, _ = yield from self._session_script(script, (key,), session_id, extra)
             return status == 1
 
         return run()
@@ -345,10 +350,10 @@ class StoreCore:
 
     def touch(self, session_id: str, max_age: MaxAge | None = None) -> Operation[bool]:
         key = self.session_key(session_id)
-        extra = (self.ttl_ms(max_age),)
+        extra = (self.ttl_ms(max_age), "0")
 
         def run() -> Operation[bool]:
-            status, _ = yield from self._session_script("touch", (key,), session_id, extra)
+            status, _ = yield from self._session_script("set_plain", (key,), session_id, extra)
             return status == 1
 
         return run()

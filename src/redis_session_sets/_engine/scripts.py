@@ -5,11 +5,15 @@ a top-level ``local function name`` or ``local NAME = ...`` definition. A script
 Redis is self-contained and lean (docs/design.md, "Lean scripts"):
 
 - the store's constant configuration (prefix, reference names, topology, absolute max
-  age, index slack) is baked into the text as Lua constants, not sent as ARGV on every
-  call: one script text (and SHA) per configuration;
-- only the helpers (and constants) the operation uses, directly or through another
-  helper, are included: Redis runs a script's top-level chunk on every call, so every
-  unused definition would cost every call.
+  age, index slack) is baked into the text, not sent as ARGV on every call: one script
+  text (and SHA) per configuration. Each constant's name is replaced by its value (a
+  variable would be an upvalue of every helper that reads it, made on every call);
+  ``#REFS`` and ``unpack(REFS)`` become the count and the list of names; the lines
+  between ``--#if NAME`` and ``--#end`` are kept only when NAME is true or non-zero
+  (``--#if not NAME``: only when it is not);
+- only the helpers the operation uses, directly or through another helper, are included:
+  Redis runs a script's top-level chunk on every call, so every unused definition would
+  cost every call.
 """
 
 from __future__ import annotations
@@ -107,14 +111,42 @@ def _escape(char: str) -> str:
     return "".join(f"\\{byte:03d}" for byte in char.encode("utf-8"))
 
 
+CONDITIONAL = re.compile(r"^[ \t]*--#if (not )?([A-Z_]+)\n(.*?)^[ \t]*--#end\n", re.M | re.S)
+
+
+def bake(text: str, constants: Mapping[str, LuaValue]) -> str:
+    """``text`` with the constants' values in place of their names (but REFS, a table,
+    stays a name where it is indexed or iterated)."""
+    text = CONDITIONAL.sub(
+        lambda m: m.group(3) if bool(constants[m.group(2)]) != bool(m.group(1)) else "", text
+    )
+    refs = constants.get("REFS", ())
+    assert isinstance(refs, tuple)
+    text = text.replace("unpack(REFS)", ", ".join(map(lua_literal, refs)) or "unpack({})")
+    text = text.replace("#REFS", str(len(refs)))
+    scalars = {key: value for key, value in constants.items() if key != "REFS"}
+    if not scalars:
+        return text
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, scalars)) + r")\b")
+    lines = []
+    for line in text.split("\n"):
+        code, dashes, comment = line.partition("--")  # comments keep the names
+        code = pattern.sub(lambda m: lua_literal(scalars[m.group(1)]), code)
+        lines.append(code + dashes + comment)
+    return "\n".join(lines)
+
+
 def compose(name: str, constants: Mapping[str, LuaValue]) -> str:
-    """The source of one operation: the constants and helpers it needs, then its body."""
-    body = _read(name)
+    """The source of one operation: the helpers it needs, then its body, constants baked."""
+    body = bake(_read(name), constants)
     pool = [
-        Definition(key, f"local {key} = {lua_literal(value)}\n", frozenset())
-        for key, value in constants.items()
+        Definition(d.name, text, _uses(text) - {d.name})
+        for d in library()
+        for text in [bake(d.text, constants)]
     ]
-    pool += library()
+    if "REFS" in constants:
+        refs = Definition("REFS", f"local REFS = {lua_literal(constants['REFS'])}\n", frozenset())
+        pool.insert(0, refs)
     by_name = {definition.name: definition for definition in pool}
     needed: set[str] = set()
     todo = [word for word in _uses(body) if word in by_name]

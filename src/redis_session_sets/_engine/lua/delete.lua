@@ -6,6 +6,6 @@
 local key, now = KEYS[1], now_ms()
 local id = id_of(key)
 local created, old = open_session(key, id, now)
-if not created then return { 0, 0, old, no_values(), false } end
+if not created then return session_reply(0, 0, old, no_values(), false) end
 destroy(key, id, old, now)
-return { 1, 0, old, no_values(), now }
+return session_reply(1, 0, old, no_values(), now)

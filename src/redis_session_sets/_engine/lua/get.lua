@@ -5,8 +5,8 @@
 local key, now = KEYS[1], now_ms()
 local id = id_of(key)
 local created, old = open_session(key, id, now)
-if not created then return { 0, 0, old, no_values(), {} } end
-if #ARGV == 0 then return { 1, 0, old, old, redis.call('HGETALL', key) } end
+if not created then return session_reply(0, 0, old, no_values(), {}) end
+if #ARGV == 0 then return session_reply(1, 0, old, old, redis.call('HGETALL', key)) end
 local values = read_fields(key, ARGV, 1, #ARGV)
 local flat = {}
 for i = 1, #ARGV do
@@ -15,4 +15,4 @@ for i = 1, #ARGV do
     flat[#flat + 1] = values[i]
   end
 end
-return { 1, 0, old, old, flat }
+return session_reply(1, 0, old, old, flat)

@@ -7,6 +7,7 @@
 -- ARGV[2]  index value
 -- ARGV[3]  batch size
 -- ARGV[4..] ids to keep
+local prune, fix_ttl = index_ops()
 local index, field, value, now = KEYS[1], ARGV[1], ARGV[2], now_ms()
 local keep = {}
 for i = 4, #ARGV do keep[ARGV[i]] = true end
@@ -29,6 +30,6 @@ for _, id in ipairs(redis.call('ZRANGE', index, 0, batch + #ARGV - 4)) do
   end
 end
 if #gone > 0 then call_sliced('ZREM', index, {}, gone, 1) end
-index_prune(index, now)
-index_fix_ttl(index)
+prune(index, now)
+fix_ttl(index)
 return { deleted, processed }

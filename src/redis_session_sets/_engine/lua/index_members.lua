@@ -9,11 +9,12 @@
 --                   ZRANGE start, stop
 --          'scan':  ARGV[4] = ZSCAN cursor, ARGV[5] = page size (COUNT); ZSCAN walks
 --                   by hash bucket, so renewed scores neither skip nor repeat members
+local prune, fix_ttl = index_ops()
 local index, now = KEYS[1], now_ms()
 if ARGV[3] == 'range' then
-  index_prune(index, now)
+  prune(index, now)
   local members = redis.call('ZRANGE', index, ARGV[4], ARGV[5], 'WITHSCORES')
-  index_fix_ttl(index)
+  fix_ttl(index)
   return { now, '0', members }
 end
 local reply = redis.call('ZSCAN', index, ARGV[4], 'COUNT', ARGV[5])
@@ -28,6 +29,6 @@ for i = 1, #reply[2], 2 do
 end
 if #dead > 0 then
   call_sliced('ZREM', index, {}, dead, 1)
-  index_fix_ttl(index)
+  fix_ttl(index)
 end
 return { now, reply[1], members }

@@ -10,6 +10,7 @@
 -- ARGV[2]  index value
 -- ARGV[3]  cursor ('0' to start)
 -- ARGV[4]  page size (ZSCAN's COUNT: a small set comes whole, at most 128 members)
+local prune, fix_ttl = index_ops()
 local index, field, value, now = KEYS[1], ARGV[1], ARGV[2], now_ms()
 local reply = redis.call('ZSCAN', index, ARGV[3], 'COUNT', ARGV[4])
 local live, gone = {}, {}
@@ -28,6 +29,6 @@ end
 if #gone > 0 then
   call_sliced('ZREM', index, {}, gone, 1)
   -- A removed member may have held the largest score: the TTL follows what is left.
-  index_fix_ttl(index)
+  fix_ttl(index)
 end
 return { reply[1], live }

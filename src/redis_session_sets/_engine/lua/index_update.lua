@@ -11,6 +11,7 @@
 -- ARGV[3]  n = number of removals
 -- ARGV[4 .. 3+2n]  removals: id, guard
 -- ARGV[4+2n ..]    adds: score, id
+local prune, fix_ttl = index_ops()
 local index, now = KEYS[1], now_ms()
 local removals = tonumber(ARGV[3])
 for i = 4, 3 + 2 * removals, 2 do
@@ -25,6 +26,6 @@ end
 if #ARGV >= 4 + 2 * removals then
   call_sliced('ZADD', index, { 'GT' }, ARGV, 4 + 2 * removals)
 end
-index_prune(index, now)
-index_fix_ttl(index)
+prune(index, now)
+fix_ttl(index)
 return 1

@@ -3,7 +3,10 @@
 -- with the helpers those call), then its own body (docs/design.md, "Lean scripts").
 -- Layout: every definition starts at column 0 with `local`, its comment right above it.
 --
--- The store's configuration, baked in as constants by scripts.py (never sent as ARGV):
+-- The store's configuration, baked into the text by scripts.py (never sent as ARGV):
+-- each name below is replaced by its value, so no constant costs a variable; `#REFS`
+-- and `unpack(REFS)` become the count and the list; lines between `--#if NAME` and
+-- `--#end` are kept only when NAME is true or non-zero.
 --   PREFIX    the key prefix
 --   REFS      the reference field names (a table)
 --   INLINE    true: scripts update the indexes (single server); false: the caller does (cluster)
@@ -11,9 +14,12 @@
 --   SLACK     index slack in ms, 0 = exact scores (always 0 on a cluster)
 --   JITTER    ms of difference tolerated between TIME and what PTTL measures from
 --   PRUNE     at most this many expired members pruned from an index per call
--- Session scripts return {status, score, old_values, new_values, result}: the value lists
--- hold, per reference field, the index value before and after (false = none); score is the
--- one the session's index memberships hold after the write (0 = none written).
+--   SLICE     the most arguments one variadic command gets (see call_sliced)
+-- Session scripts return session_reply(...): see there.
+-- Redis runs a script's top-level chunk on every call: each helper included is a closure
+-- made per call, and each helper another one refers to is an upvalue made per call (both
+-- measurable against a write of a few µs). So hot paths use few helpers, and the index
+-- commands' helpers are made by index_ops() only when a call has index work.
 
 local function now_ms()
   local t = redis.call('TIME')
@@ -37,7 +43,12 @@ end
 -- integers are indexed; null, booleans, floats and anything else are not.
 local function index_value(raw)
   if not raw then return false end
-  if string.sub(raw, 1, 1) == '"' then
+  if string.byte(raw, 1) == 34 then -- '"'
+    local inner = string.sub(raw, 2, -2)
+    if #raw > 1 and string.byte(raw, -1) == 34 and not string.find(inner, '\\', 1, true)
+        and not string.find(inner, '"', 1, true) then
+      return inner -- no escapes: the text itself (plain finds: patterns cost more)
+    end
     local ok, decoded = pcall(cjson.decode, raw)
     if ok and type(decoded) == 'string' then return decoded end
     return false
@@ -46,13 +57,11 @@ local function index_value(raw)
   return false
 end
 
--- Lua's unpack() fails past about 8000 values ("too many results to unpack"), and a
--- session may hold thousands of fields: variadic commands go in slices. SLICE is even,
--- so field/value pairs never straddle two calls.
-local SLICE = 1000
-
 -- Runs `command key head... list[first..]` in as few calls as the slices allow (one for
--- a small list; none when head and the list's tail are both empty).
+-- a small list; none when head and the list's tail are both empty). Lua's unpack() fails
+-- past about 8000 values ("too many results to unpack"), and a session may hold
+-- thousands of fields: variadic commands go in slices of SLICE, an even number, so that
+-- field/value pairs never straddle two calls.
 local function call_sliced(command, key, head, list, first)
   local args = {}
   for i = 1, #head do args[i] = head[i] end
@@ -76,6 +85,19 @@ local function read_fields(key, list, first, last)
   return out
 end
 
+-- A session script's reply. On a single server {status, result}, or only the status when
+-- there is no result: the script did the index work itself. On a cluster {status, score, old_values, new_values, result} for the
+-- caller's index half: the value lists hold, per reference field, the index value before
+-- and after (false = none); score is the one the session's index memberships get (0 =
+-- none written).
+local function session_reply(status, score, old, new, result)
+  if INLINE then
+    if result == false then return status end
+    return { status, result }
+  end
+  return { status, score, old, new, result }
+end
+
 local function no_values()
   local out = {}
   for i = 1, #REFS do out[i] = false end
@@ -90,30 +112,32 @@ local function ref_values(key)
   return out
 end
 
--- An index's TTL follows its largest score, so the key vanishes with its last session.
-local function index_fix_ttl(key)
-  local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-  if top[2] then redis.call('PEXPIREAT', key, top[2]) end
-end
-
--- Prunes expired members (score <= now), at most PRUNE per call so that no call does
--- unbounded work on a big index: the rest go with the next calls, and no read reports a
--- member whose session is gone meanwhile.
-local function index_prune(key, now)
-  local dead = redis.call('ZRANGEBYSCORE', key, '-inf', now, 'LIMIT', 0, PRUNE)
-  if #dead > 0 then redis.call('ZREM', key, unpack(dead)) end
-end
-
-local function index_add(key, id, score, now)
-  index_prune(key, now)
-  redis.call('ZADD', key, score, id)
-  index_fix_ttl(key)
-end
-
-local function index_remove(key, id, now)
-  redis.call('ZREM', key, id)
-  index_prune(key, now)
-  index_fix_ttl(key)
+-- The index commands, made on demand: prune, fix_ttl, add, remove.
+-- prune(key, now): removes expired members (score <= now), at most PRUNE per call so that
+--   no call does unbounded work on a big index (the rest go with the next calls, and no
+--   read reports a member whose session is gone meanwhile).
+-- fix_ttl(key): an index's TTL follows its largest score, so the key vanishes with its
+--   last session.
+local function index_ops()
+  local function prune(key, now)
+    local dead = redis.call('ZRANGEBYSCORE', key, '-inf', now, 'LIMIT', 0, PRUNE)
+    if #dead > 0 then redis.call('ZREM', key, unpack(dead)) end
+  end
+  local function fix_ttl(key)
+    local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+    if top[2] then redis.call('PEXPIREAT', key, top[2]) end
+  end
+  local function add(key, id, score, now)
+    prune(key, now)
+    redis.call('ZADD', key, score, id)
+    fix_ttl(key)
+  end
+  local function remove(key, id, now)
+    redis.call('ZREM', key, id)
+    prune(key, now)
+    fix_ttl(key)
+  end
+  return prune, fix_ttl, add, remove
 end
 
 -- Moves a session between indexes: out of those it left (or all, when its id changed),
@@ -121,13 +145,20 @@ end
 -- it keeps (false when they already hold it: see covered).
 local function reindex(old, old_id, new, new_id, score, renew, now)
   if not INLINE then return end
+  local work = false
+  for i = 1, #REFS do
+    local moved = old[i] ~= new[i] or old_id ~= new_id
+    if (old[i] and moved) or (new[i] and score > 0 and (moved or renew)) then work = true end
+  end
+  if not work then return end
+  local _, _, add, remove = index_ops()
   for i, field in ipairs(REFS) do
     local moved = old[i] ~= new[i] or old_id ~= new_id
     if old[i] and moved then
-      index_remove(ref_key(field, old[i]), old_id, now)
+      remove(PREFIX .. ':r:' .. field .. ':{' .. old[i] .. '}', old_id, now)
     end
     if new[i] and score > 0 and (moved or renew) then
-      index_add(ref_key(field, new[i]), new_id, score, now)
+      add(PREFIX .. ':r:' .. field .. ':{' .. new[i] .. '}', new_id, score, now)
     end
   end
 end
@@ -151,10 +182,12 @@ local function open_session(key, id, now)
     if redis.call('EXISTS', key) == 0 then return nil, old, nil, false end
     return now, old, nil, got[3] -- a hash written by hand, without __created
   end
-  if ABSOLUTE > 0 and created + ABSOLUTE <= now then
+  --#if ABSOLUTE
+  if created + ABSOLUTE <= now then
     destroy(key, id, old, now)
     return nil, old, nil, false
   end
+  --#end
   return created, old, tonumber(got[2]), got[3]
 end
 
@@ -162,9 +195,10 @@ end
 local function written_values(old, first)
   local new = {}
   for i = 1, #REFS do new[i] = old[i] end
-  for j = first, #ARGV, 2 do
-    for i, field in ipairs(REFS) do
-      if ARGV[j] == field then new[i] = index_value(ARGV[j + 1]) end
+  for j = first, #ARGV - 1, 2 do
+    local name = ARGV[j]
+    for i = 1, #REFS do
+      if name == REFS[i] then new[i] = index_value(ARGV[j + 1]) end
     end
   end
   return new
@@ -215,10 +249,12 @@ end
 -- (past the absolute max age). One command per member: this is an index walk's cost.
 local function member_state(field, value, id, now)
   if ABSOLUTE == 0 then
-    if index_value(redis.call('HGET', session_key(id), field)) ~= value then return 'stale' end
+    if index_value(redis.call('HGET', PREFIX .. ':s:{' .. id .. '}', field)) ~= value then
+      return 'stale'
+    end
     return 'live'
   end
-  local got = redis.call('HMGET', session_key(id), field, '__created')
+  local got = redis.call('HMGET', PREFIX .. ':s:{' .. id .. '}', field, '__created')
   if index_value(got[1]) ~= value then return 'stale' end
   if got[2] and tonumber(got[2]) + ABSOLUTE <= now then return 'old' end
   return 'live'
@@ -227,7 +263,7 @@ end
 -- member_state of the session `id` met in the index of REFS[position], with the
 -- session's reference values, in one command.
 local function member_values(position, value, id, now)
-  local got = redis.call('HMGET', session_key(id), '__created', unpack(REFS))
+  local got = redis.call('HMGET', PREFIX .. ':s:{' .. id .. '}', '__created', unpack(REFS))
   local values = {}
   for i = 1, #REFS do values[i] = index_value(got[i + 1]) end
   if values[position] ~= value then return 'stale', values end

@@ -30,4 +30,4 @@ redis.call('HSET', new_key, '__touched', now)
 redis.call('PEXPIREAT', new_key, expire_at)
 local score = score_for(expire_at, now)
 reindex(old, id, new, new_id, score, true, now)
-return { 1, score, old, new, false }
+return session_reply(1, score, old, new, false)

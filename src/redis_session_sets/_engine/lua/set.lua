@@ -8,18 +8,23 @@
 local key, now = KEYS[1], now_ms()
 local id = id_of(key)
 local created, old, touched, legacy = open_session(key, id, now)
-local head = { '__touched', now }
-if not created then
-  if ARGV[2] ~= '1' then return { 0, 0, old, no_values(), false } end
+local fresh = not created
+if fresh then
+  if ARGV[2] ~= '1' then return session_reply(0, 0, old, no_values(), false) end
   created, touched = now, nil
-  head = { '__created', now, '__touched', now }
 end
 local expire_at = expiry(created, tonumber(ARGV[1]), now)
 local new = written_values(old, 3)
 local renew = not covered(key, touched, expire_at, now)
 if legacy then redis.call('HDEL', key, '__csrf') end
-call_sliced('HSET', key, head, ARGV, 3)
+if #ARGV > SLICE then
+  call_sliced('HSET', key, fresh and { '__created', now, '__touched', now } or { '__touched', now }, ARGV, 3)
+elseif fresh then
+  redis.call('HSET', key, '__created', now, '__touched', now, unpack(ARGV, 3))
+else
+  redis.call('HSET', key, '__touched', now, unpack(ARGV, 3))
+end
 redis.call('PEXPIREAT', key, expire_at)
 local score = score_for(expire_at, now)
 reindex(old, id, new, id, score, renew, now)
-return { 1, score, old, new, false }
+return session_reply(1, score, old, new, false)

@@ -20,7 +20,7 @@ local created, old, touched, legacy = open_session(key, id, now)
 local existed = created ~= nil
 local head = { '__touched', now }
 if not existed then
-  if ARGV[2] ~= '1' then return { 0, 0, old, no_values(), false } end
+  if ARGV[2] ~= '1' then return session_reply(0, 0, old, no_values(), false) end
   created, touched = now, nil
   head = { '__created', now, '__touched', now }
 end
@@ -39,12 +39,12 @@ for i = 1, increments do
   local current = before[i] or '0'
   -- What HINCRBY takes: canonical integer digits (no leading zero, no '-0', no '+').
   if not (current == '0' or string.match(current, '^%-?[1-9]%d*$')) or #current > 20 then
-    return { -1, 0, old, old, incr_names[i] }
+    return session_reply(-1, 0, old, old, incr_names[i])
   end
   -- Doubles tell an overflow apart except within a few ulps of a bound; there HINCRBY
   -- decides below, and a refusal is undone.
   local sum = tonumber(current) + tonumber(ARGV[first_incr + 2 * i - 1])
-  if sum >= LIMIT + 8192 or sum < -LIMIT - 8192 then return { -1, 0, old, old, incr_names[i] } end
+  if sum >= LIMIT + 8192 or sum < -LIMIT - 8192 then return session_reply(-1, 0, old, old, incr_names[i]) end
 end
 local expire_at = expiry(created, tonumber(ARGV[1]), now)
 local renew = not covered(key, touched, expire_at, now)
@@ -70,9 +70,11 @@ for i = 1, increments do
     -- The error is a table on Redis 6, a string on 7.
     local message = type(value) == 'table' and value.err or tostring(value)
     if string.find(message, 'overflow', 1, true) or string.find(message, 'not an integer', 1, true) then
-      return { -1, 0, old, old, field }
+      return session_reply(-1, 0, old, old, field)
     end
-    return redis.error_reply(message) -- Redis refused the first write (OOM)
+    -- Redis refused the first write (OOM); on Redis 6 the code follows a location prefix.
+    local oom = string.find(message, 'OOM', 1, true)
+    return redis.error_reply(oom and string.sub(message, oom) or message)
   end
   -- Exact digits: a Lua number holds integers exactly only up to 2^53.
   if math.abs(value) < 2 ^ 53 then
@@ -113,4 +115,4 @@ end
 new = written_values(new, first)
 local score = score_for(expire_at, now)
 reindex(old, id, new, id, score, renew, now)
-return { 1, score, old, new, results }
+return session_reply(1, score, old, new, results)

@@ -224,19 +224,20 @@ local function score_for(expire_at, now)
   return expire_at
 end
 
--- Whether the session's index memberships already hold score_for(expire_at). Every write
--- leaves them at score_for(its expiry) (writing it, or finding it there), so they do when
--- the previous write was in slack mode and its expiry lies in the same window. That
--- expiry is read back from the hash's TTL, which is only exact to JITTER ms: a window
--- edge that close counts as not covered. Read before the write changes the TTL.
-local function covered(key, touched, expire_at, now)
-  if SLACK == 0 or not touched or expire_at - now < 10 * SLACK then return false end
-  local ttl = redis.call('PTTL', key)
-  if ttl < 0 then return false end
-  local low, high = now + ttl - JITTER, now + ttl + JITTER
-  if low - touched < 10 * SLACK then return false end
+-- Whether the session's index memberships already hold score_for(expire_at), given the
+-- hash's PTTL before this write. Every write leaves them at score_for(its expiry)
+-- (writing it, or finding it there), so they do when the previous write was in slack mode
+-- and its expiry lies in the same window as this one. That expiry is now + ttl, exact
+-- only to JITTER ms (TIME and the clock PTTL counts from may differ by a little): a
+-- window edge that close counts as not covered. And the previous write lived at least
+-- ttl: in slack mode when that is ten slacks or more (else: not covered, to be safe).
+local function covered(ttl, expire_at, now)
+  if SLACK == 0 or ttl - JITTER < 10 * SLACK or expire_at - now < 10 * SLACK then
+    return false
+  end
   local window = math.ceil(expire_at / SLACK)
-  return math.ceil(low / SLACK) == window and math.ceil(high / SLACK) == window
+  return math.ceil((now + ttl - JITTER) / SLACK) == window
+    and math.ceil((now + ttl + JITTER) / SLACK) == window
 end
 
 -- Deletes the session `id` met in an index.

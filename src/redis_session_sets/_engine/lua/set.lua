@@ -15,15 +15,15 @@ if fresh then
 end
 local expire_at = expiry(created, tonumber(ARGV[1]), now)
 local new = written_values(old, 3)
-local renew = not covered(key, touched, expire_at, now)
-if legacy then redis.call('HDEL', key, '__csrf') end
-if #ARGV > SLICE then
+local renew = not (touched and covered(redis.call('PTTL', key), expire_at, now))
+if #ARGV > SLICE then -- HSET first: under OOM, Redis refuses a script's first write
   call_sliced('HSET', key, fresh and { '__created', now, '__touched', now } or { '__touched', now }, ARGV, 3)
 elseif fresh then
   redis.call('HSET', key, '__created', now, '__touched', now, unpack(ARGV, 3))
 else
   redis.call('HSET', key, '__touched', now, unpack(ARGV, 3))
 end
+if legacy then redis.call('HDEL', key, '__csrf') end
 redis.call('PEXPIREAT', key, expire_at)
 local score = score_for(expire_at, now)
 reindex(old, id, new, id, score, renew, now)

@@ -47,7 +47,7 @@ for i = 1, increments do
   if sum >= LIMIT + 8192 or sum < -LIMIT - 8192 then return session_reply(-1, 0, old, old, incr_names[i]) end
 end
 local expire_at = expiry(created, tonumber(ARGV[1]), now)
-local renew = not covered(key, touched, expire_at, now)
+local renew = not (touched and covered(redis.call('PTTL', key), expire_at, now))
 
 -- The writes.
 local results = {}
@@ -97,8 +97,10 @@ else
   for i = 5, 4 + removals do drop[#drop + 1] = ARGV[i] end
 end
 if legacy then drop[#drop + 1] = '__csrf' end
-call_sliced('HDEL', key, {}, drop, 1)
+-- HSET before HDEL: under OOM, Redis refuses a script's first write (an HDEL, which frees
+-- memory, would let the rest through). No field is in both.
 call_sliced('HSET', key, head, ARGV, first)
+call_sliced('HDEL', key, {}, drop, 1)
 redis.call('PEXPIREAT', key, expire_at)
 
 -- The reference values now: removals, then increments, then writes.

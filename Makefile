@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test soak lint install redis-server chromium demo wrk bench clean
+.PHONY: test soak lint docs install redis-server chromium demo wrk bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -32,7 +32,12 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-test: $(STAMP) redis-server chromium lint
+# The documentation site, built strictly (a broken link, reference or include fails) into
+# site/ (git-ignored). `make test` builds it too, so the docs cannot rot.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+test: $(STAMP) redis-server chromium lint docs
 	$(VENV)/bin/pytest -q
 
 # The whole suite, the stress tests (model-based, concurrency, faults, fuzzing) with
@@ -57,4 +62,4 @@ bench: $(STAMP) redis-server wrk
 	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site

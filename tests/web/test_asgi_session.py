@@ -559,6 +559,26 @@ async def test_touch_interval_renews_at_most_once_per_interval(
         assert "set-cookie" not in response.headers
 
 
+async def test_a_session_without_touched_is_renewed_by_a_read(
+    store: AsyncStore, raw: redis.Redis
+) -> None:
+    """A hash without __touched (written by hand or by an older version) is due for
+    renewal: the read renews it, which writes the field (the rule of _web/options.py,
+    shared with the dict sessions)."""
+    app = make_app(store, secret_keys=[KEY], touch_interval=600)
+    async with client_for(app) as client:
+        session_id = (await client.post("/write", json={"name": "ada"})).json()["id"]
+        key = f"rss:s:{{{session_id}}}"
+        raw.hdel(key, "__touched")
+        raw.expire(key, 100)
+        with CommandCounter(raw) as count:
+            response = await client.get("/read")
+        assert count.value == 2  # the read, then the renewal
+        assert len(set_cookies(response.headers)) == 1
+        assert raw.ttl(key) > MAX_AGE - 10
+        assert raw.hget(key, "__touched") is not None
+
+
 async def test_touch_interval_zero_renews_on_every_read(
     store: AsyncStore, raw: redis.Redis
 ) -> None:

@@ -48,10 +48,11 @@ async def test_a_deep_value_is_refused_before_anything_is_written(
 ) -> None:
     session_id = store.create_session_id()
     deep = make(DEPTH)
-    for write in (
+    writes: list[Callable[[], Any]] = [
         lambda: store.set(session_id, {"a": 1, "cart": deep}),
         lambda: store.run(store.core.update(session_id, {"cart": deep})),  # dict sessions
-    ):
+    ]
+    for write in writes:
         with pytest.raises(ValueError, match="nested too deeply"):
             await write()
     assert raw.dbsize() == 0

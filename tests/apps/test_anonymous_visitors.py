@@ -1,4 +1,4 @@
-"""Nobody fills Redis from outside (docs/design.md, rule 8): page views of visitors who
+"""Nobody fills Redis from outside (docs/design.md, rule 9): page views of visitors who
 are not signed in, each page with a CSRF-protected form, write nothing to Redis — in the
 example apps and the demo, through their real stacks, counted with DBSIZE and MONITOR."""
 

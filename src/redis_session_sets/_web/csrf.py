@@ -6,7 +6,7 @@ double-submit pattern). Without secret keys (unsigned cookies) ``K`` is the sess
 token itself, a secret of 128 bits or more that only the browser and the server hold.
 
 Nothing is written or read in Redis to make or check one: a visitor who only looks at a
-form costs Redis nothing (docs/design.md, rule 8). Tokens differ on every call (no
+form costs Redis nothing (docs/design.md, "CSRF tokens"). Tokens differ on every call (no
 BREACH-style recovery from compressed pages); a token verifies against every secret key
 (rotation: the first key makes them, the others still verify); and it dies with the
 session token it was derived from: ``regenerate()``, ``delete()``, or a fresh token that

@@ -19,7 +19,7 @@ so the CSRF tokens derived from it (an anonymous sign-in form) still verify.
 
 CSRF tokens (``csrf``) are derived from the current token and the secret keys: making
 and checking one sends nothing to Redis. A visitor without a token gets one minted and
-the cookie set, and still nothing is written (rule 8).
+the cookie set, and still nothing is written (docs/design.md, "CSRF tokens").
 """
 
 from __future__ import annotations

@@ -236,7 +236,7 @@ async def signin_page(request: Request) -> Response:
     if await current_user(session) is not None:
         return redirect("/")
     # The form's token costs Redis nothing: a visitor's first page mints a session token
-    # for the cookie, and nothing is written until sign-in (docs/design.md, rule 8).
+    # for the cookie, and nothing is written until sign-in (docs/design.md, "CSRF tokens").
     response = render(
         "signin.html",
         users=sorted(USERS.items()),

@@ -36,8 +36,9 @@ __all__ = ["RedisSession", "RedisSessionInterface"]
 class RedisSession(CallbackDict[str, Any], SessionMixin):
     """The session of one request: a dict, plus the token it was loaded with.
 
-    ``modified`` and ``accessed`` as in Flask's own ``SecureCookieSession``: a change sets
-    both, a read sets ``accessed`` (the response then carries ``Vary: Cookie``).
+    ``modified`` as in Flask's own ``SecureCookieSession``; ``accessed`` (the response
+    then carries ``Vary: Cookie``) is set by any read or change of the dict, as Flask
+    3.1.3 and later also do for every use of the ``session`` proxy.
     """
 
     modified = False

@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test suite soak lint docs servers server-redis-6.2 server-valkey-9 install redis-server chromium demo wrk bench clean
+.PHONY: test suite check fix soak lint docs servers server-redis-6.2 server-valkey-9 install redis-server chromium demo wrk bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)

@@ -1,22 +1,27 @@
 """``python -m bench._pipelining``: what auto-pipelining saves, at the redis-py level.
 
-32 concurrent tasks on one event loop each call HGETALL on their own small hash, as fast
-as they can. Measured per variant: operations per second and the process's CPU time per
-operation (``time.process_time``: this process only, not redis-server's). Variants:
+32 concurrent tasks on one event loop each read their own session (5 small fields, made
+by the store), as fast as they can. Measured per variant: operations per second and the
+process's CPU time per operation (``time.process_time``: this process only, not
+redis-server's). Variants:
 
-- ``raw``: ``client.hgetall(key)`` on a default ``redis.asyncio.Redis`` pool (one pooled
-  connection per command in flight);
-- ``auto``: the same command through ``AutoPipeline`` (one redis-py pipeline per loop
-  iteration, ``max_in_flight`` batches out at a time);
+- ``raw``: ``client.hgetall(key)`` on a default ``redis.asyncio.Redis`` (a pool of at most
+  100 connections, one per command in flight; 5 s socket timeout);
+- ``auto1``, ``auto2``: the same command through ``AutoPipeline`` (one redis-py pipeline
+  per loop iteration, at most 1 or 2 batches out at a time);
 - ``mux``: a PROTOTYPE, not the library's code: one redis-py ``Connection`` that writes
   each iteration's commands and a reader task that reads the replies in order (what
   ioredis and StackExchange.Redis do). It shows what a lower-level path would gain; it
-  has none of the robustness the library needs (no reconnect, no timeouts handling, no
-  cancellation handling beyond dropping a reply).
+  has none of the robustness the library needs (no reconnect, no timeouts, no retries,
+  no cluster routing);
+- ``store``: ``AsyncStore.get`` as it is today (each HGETALL on its own pooled
+  connection), and ``store+auto1``: the same store whose client's ``execute_command``
+  goes through an ``AutoPipeline`` (a shim in this probe, standing in for the
+  integration): the figure of the "get >= 2x raw at <= 1/3 of its CPU" bar;
 
-each with hiredis and with redis-py's pure-Python RESP2 parser. The variants alternate
-within each round, and the report gives medians over the rounds; compare ratios within
-one run (the machine is shared and noisy).
+each with hiredis and with redis-py's pure-Python parser (RESP3, the protocol redis-py
+negotiates by default). The variants alternate within each round, and the report gives
+medians over the rounds; compare ratios within one run (the machine is shared and noisy).
 """
 
 from __future__ import annotations
@@ -35,18 +40,13 @@ from redis._parsers import _AsyncHiredisParser, _AsyncRESP2Parser
 from redis.asyncio.connection import Connection
 from redis.exceptions import ResponseError
 
+from bench.apps._common import seed_values
+from redis_session_sets import AsyncStore
 from redis_session_sets._drivers.pipelining import AutoPipeline
 from tests.servers import RedisServer
 
 Call = Callable[[int], Awaitable[Any]]  # task number -> awaitable
 PARSERS: dict[str, type[Any]] = {"hiredis": _AsyncHiredisParser, "python": _AsyncRESP2Parser}
-FIELDS: dict[str, str] = {
-    "user_id": '"42"',
-    "theme": '"dark"',
-    "n": "7",
-    "cart": '["a","b"]',
-    "lang": '"en"',
-}
 
 
 class Multiplexed:
@@ -139,38 +139,71 @@ def _via(execute: Callable[[tuple[Any, ...]], Awaitable[Any]], keys: list[str]) 
     return call
 
 
-async def _run(port: int, concurrency: int, duration: float, rounds: int) -> dict[str, Any]:
-    keys = [f"bench:pipelining:{task}" for task in range(concurrency)]
-    setup = redis.asyncio.Redis(port=port)
-    for key in keys:
-        await setup.hset(key, items=[item for pair in FIELDS.items() for item in pair])
-    await setup.aclose()
+class _ThroughAutoPipeline:
+    """PROBE SHIM, not the integration: the client an ``AsyncStore`` sees, whose
+    ``execute_command`` (what the store's ``get`` sends: one HGETALL) goes through an
+    ``AutoPipeline``; everything else is the real client's."""
 
+    def __init__(self, client: redis.asyncio.Redis, auto: AutoPipeline) -> None:
+        self._client = client
+        self._auto = auto
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+    async def execute_command(self, *args: Any) -> Any:
+        return await self._auto.execute(args)
+
+
+def _store_get(store: AsyncStore, ids: list[str]) -> Call:
+    async def call(task: int) -> Any:
+        return await store.get(ids[task])
+
+    return call
+
+
+async def _run(
+    port: int, concurrency: int, duration: float, rounds: int, only: set[str]
+) -> dict[str, Any]:
     variants: dict[str, Call] = {}
     closers: list[Callable[[], Awaitable[None]]] = []
+    ids: list[str] = []
+    keys: list[str] = []
     for parser_name, parser in PARSERS.items():
-        # A default pool (max_connections 100), as an application would have it.
-        raw_client = redis.asyncio.Redis(
-            connection_pool=redis.asyncio.ConnectionPool(port=port, parser_class=parser)
-        )
-        closers.append(raw_client.aclose)
-        variants[f"raw/{parser_name}"] = _raw(raw_client, keys)
+        # A default client (pool of at most 100 connections, 5 s socket timeout), as an
+        # application would have it, with the parser chosen.
+        client = redis.asyncio.Redis(port=port)
+        client.connection_pool.connection_kwargs["parser_class"] = parser
+        closers.append(client.aclose)
+        store = AsyncStore(client, references=["user_id"])
+        if not ids:  # the sessions of the workload, made by the store itself
+            ids = [store.create_session_id() for _ in range(concurrency)]
+            keys = [store.get_session_key(session_id) for session_id in ids]
+            for session_id in ids:
+                await store.set(session_id, seed_values("42"))
+        variants[f"raw/{parser_name}"] = _raw(client, keys)
         for in_flight in (1, 2):
-            auto = AutoPipeline(raw_client, max_in_flight=in_flight)
+            auto = AutoPipeline(client, max_in_flight=in_flight)
             variants[f"auto{in_flight}/{parser_name}"] = _via(auto.execute, keys)
-        mux = Multiplexed(raw_client)
+        mux = Multiplexed(client)
         await mux.start()
         closers.append(mux.close)
         variants[f"mux/{parser_name}"] = _via(mux.execute, keys)
+        variants[f"store/{parser_name}"] = _store_get(store, ids)
+        piped = AsyncStore(client, references=["user_id"])
+        piped.client = _ThroughAutoPipeline(client, AutoPipeline(client))  # type: ignore[assignment]
+        variants[f"store+auto1/{parser_name}"] = _store_get(piped, ids)
 
-    expected = {key.encode(): value.encode() for key, value in FIELDS.items()}
-    for name, call in variants.items():  # warm-up, and a check that each returns the hash
+    order = [name for name in variants if not only or name in only]
+    for name in order:  # warm-up, and a check that each returns what raw redis-py does
+        call = variants[name]
+        kind, parser_name = name.split("/")
+        expected = await variants[("store/" if "store" in kind else "raw/") + parser_name](0)
         if await call(0) != expected:
-            raise RuntimeError(f"{name} returned {await call(0)!r}")
+            raise RuntimeError(f"{name} returned {await call(0)!r}, not {expected!r}")
         await _measure(call, concurrency, min(duration, 0.5))
 
-    samples: dict[str, dict[str, list[float]]] = {name: {"ops": [], "cpu": []} for name in variants}
-    order = list(variants)
+    samples: dict[str, dict[str, list[float]]] = {name: {"ops": [], "cpu": []} for name in order}
     for number in range(rounds):
         for name in order if number % 2 == 0 else reversed(order):
             ops, cpu = await _measure(variants[name], concurrency, duration)
@@ -185,7 +218,7 @@ async def _run(port: int, concurrency: int, duration: float, rounds: int) -> dic
             "cpu_us_per_op": statistics.median(sample["cpu"]) * 1e6,
         }
     for name, result in results.items():
-        raw = results["raw/" + name.split("/")[1]]
+        raw = results.get("raw/" + name.split("/")[1], result)
         result["ops_vs_raw"] = result["ops_per_s"] / raw["ops_per_s"]
         result["cpu_vs_raw"] = result["cpu_us_per_op"] / raw["cpu_us_per_op"]
     return results
@@ -210,11 +243,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--duration", type=float, default=2.0, help="seconds per run")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--uvloop", action="store_true", help="run on uvloop")
+    parser.add_argument("--only", default="", help="comma-separated variants, e.g. auto1/hiredis")
     args = parser.parse_args(argv)
     server = RedisServer()
     server.start()
     try:
-        work = _run(server.port, args.concurrency, args.duration, args.rounds)
+        only = {name for name in args.only.split(",") if name}
+        work = _run(server.port, args.concurrency, args.duration, args.rounds, only)
         if args.uvloop:
             import uvloop
 

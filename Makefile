@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test soak lint install redis-server chromium demo wrk bench clean
+.PHONY: test check fix soak lint install redis-server chromium demo wrk bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,13 +27,22 @@ chromium:
 	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
 	  echo "chromium could not be installed: the browser test will be skipped"
 
+# Lint and types, writing nothing (`make check` is `make lint`).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
+check: lint
+
+# Let ruff fix what it can and format the code.
+fix: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+# The suite prints its line coverage of the package at the end (a figure, not a gate).
 test: $(STAMP) redis-server chromium lint
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --cov=redis_session_sets --cov-report=term:skip-covered
 
 # The whole suite, the stress tests (model-based, concurrency, faults, fuzzing) with
 # budgets many times larger than in `make test`: minutes, not seconds.

@@ -27,7 +27,7 @@ from bench._memory import run_memory
 from bench._report import render, update_readme
 from bench._store import run_store
 from bench._web import run_web
-from tests.servers import RedisServer, redis_server_binary
+from tests.support.servers import RedisServer, redis_server_binary
 
 HERE = Path(__file__).resolve().parent
 

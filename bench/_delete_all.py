@@ -17,7 +17,7 @@ import redis
 
 from bench.apps._common import seed_values
 from redis_session_sets import Store
-from redis_session_sets._protocol import ScriptCall
+from redis_session_sets._engine.protocol import ScriptCall
 
 
 def seed(url: str, n: int, batch: int = 1000) -> None:
@@ -25,13 +25,13 @@ def seed(url: str, n: int, batch: int = 1000) -> None:
     client = redis.Redis.from_url(url)
     store = Store(client, references=["user_id"])
     values = seed_values("42")
-    first = store._core.set(store.create_session_id(), values).send(None)
+    first = store.core.set(store.create_session_id(), values).send(None)
     assert isinstance(first, ScriptCall)
     client.script_load(first.script.source)
     for start in range(0, n, batch):
         pipe = client.pipeline(transaction=False)
         for _ in range(min(batch, n - start)):
-            request = store._core.set(store.create_session_id(), values).send(None)
+            request = store.core.set(store.create_session_id(), values).send(None)
             assert isinstance(request, ScriptCall)
             pipe.evalsha(request.script.sha, len(request.keys), *request.keys, *request.args)
         pipe.execute()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from bench._contenders import BY_KEY, AppServer
 from bench._http import LoadGenerator
-from tests.servers import RedisServer
+from tests.support.servers import RedisServer
 
 LAYERS = (
     "redis_session_sets/", "starsessions/", "flask_session/", "redis/", "starlette/",

@@ -10,12 +10,12 @@ import redis.asyncio
 from hypothesis import settings
 
 from redis_session_sets import AsyncStore, Store
-from tests.facade import SyncStoreAsAsync
-from tests.servers import RedisServer
-from tests.topologies import ClusterServers
+from tests.support.facade import SyncStoreAsAsync
+from tests.support.servers import RedisServer
+from tests.support.topologies import ClusterServers
 
 # Property tests talk to a real Redis: no per-example deadline. `make soak` selects the
-# soak profile; the stress tests scale their own budgets with tests.stress.budget().
+# soak profile; the stress tests scale their own budgets with tests.support.stress.budget().
 settings.register_profile("default", deadline=None, print_blob=True)
 settings.register_profile("soak", deadline=None, print_blob=True, max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
@@ -78,10 +78,10 @@ def store(make_store: Callable[..., Any]) -> Any:
 
 @pytest.fixture(scope="session")
 def django_project() -> Iterator[None]:
-    """The test project of tests/django_project, with its sqlite database in memory."""
+    """The test project of tests/adapters/django_project, with its sqlite database in memory."""
     import os
 
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.django_project.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tests.adapters.django_project.settings")
     import django
     from django.db import connection
     from django.test.utils import setup_test_environment, teardown_test_environment

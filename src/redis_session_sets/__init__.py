@@ -1,12 +1,13 @@
 """Server-side web sessions in Redis that know which sessions belong to whom."""
 
-from ._access import get_session
-from ._asgi import SessionMiddleware
-from ._errors import SessionStoreError
-from ._session import AsyncSession, Session
-from ._store import AsyncStore, Store
-from ._types import SessionInfo
-from ._wsgi import WSGISessionMiddleware
+from ._drivers.async_ import AsyncStore
+from ._drivers.sync import Store
+from ._engine.errors import SessionStoreError
+from ._engine.types import SessionInfo
+from ._web.access import get_session
+from ._web.asgi import SessionMiddleware
+from ._web.session import AsyncSession, Session
+from ._web.wsgi import WSGISessionMiddleware
 
 __all__ = [
     "AsyncSession",

@@ -20,21 +20,21 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from datetime import datetime
 from typing import Any, NoReturn, TypeVar
-from urllib.parse import urlsplit, urlunsplit
 
 import redis
 from redis.exceptions import AuthenticationError, RedisError
 
-from ._core import SESSION_ID, text
-from ._errors import SessionStoreError
-from ._maintenance import INDEXES, SESSIONS, KeyStats, Maintenance
-from ._protocol import Command, Iteration, Operation
-from ._store import Store
+from ._drivers.connect import DEFAULT_URL, redact
+from ._drivers.sync import Store
+from ._engine.codec import text
+from ._engine.errors import SessionStoreError
+from ._engine.keys import SESSION_ID
+from ._engine.maintenance import INDEXES, SESSIONS, KeyStats, Maintenance
+from ._engine.protocol import Command, Iteration, Operation
 
 T = TypeVar("T")
 
 PROG = "redis-session-sets"
-DEFAULT_URL = "redis://localhost:6379/0"
 OK, NOT_FOUND, USAGE, UNREACHABLE = 0, 1, 2, 3
 # Below this many sessions (or index keys) a progress bar would only flicker.
 PROGRESS_THRESHOLD = 1000
@@ -61,19 +61,6 @@ class _Parser(argparse.ArgumentParser):
         if SESSION_ID.fullmatch(arg_string):
             return None
         return super()._parse_optional(arg_string)
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<invalid url>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
 # -- arguments --------------------------------------------------------------------
@@ -159,20 +146,20 @@ class Runner:
 
     def __init__(self, store: Store, progress: str, json_output: bool) -> None:
         self.store = store
-        self.maintenance = Maintenance(store._core)
+        self.maintenance = Maintenance(store.core)
         self.progress_mode = progress
         self.json_output = json_output
 
     def run(self, operation: Operation[T]) -> T:
-        return self.store._run(operation)
+        return self.store.run(operation)
 
     def drive(self, operation: Operation[T], on_reply: Callable[[Any], None]) -> T:
         """Like ``run``, calling ``on_reply`` with each reply (for progress)."""
-        return self.store._run(_observed(operation, on_reply))
+        return self.store.run(_observed(operation, on_reply))
 
     def iterate(self, iteration: Iteration) -> Iterator[list[str]]:
         """The batches an iterating operation emits."""
-        return self.store._batches(iteration)
+        return self.store.iterate(iteration)
 
     def bar(self, description: str, total: int | None) -> AbstractContextManager[Any]:
         """A rich progress bar on stderr, or a stand-in that draws nothing."""
@@ -269,7 +256,7 @@ def make_store(client: redis.Redis, args: argparse.Namespace, references: Sequen
 
 
 def cmd_list(runner: Runner, args: argparse.Namespace) -> int:
-    core = runner.store._core
+    core = runner.store.core
     sessions = []
     for batch in runner.iterate(core.iter_sessions(args.field, args.value, BATCH)):
         for session_id in batch:
@@ -305,14 +292,14 @@ def cmd_list(runner: Runner, args: argparse.Namespace) -> int:
 
 
 def cmd_count(runner: Runner, args: argparse.Namespace) -> int:
-    count = runner.run(runner.store._core.count(args.field, args.value))
+    count = runner.run(runner.store.core.count(args.field, args.value))
     document = {"field": args.field, "value": args.value, "count": count}
     emit(args, document, [str(count)])
     return OK
 
 
 def cmd_show(runner: Runner, args: argparse.Namespace) -> int:
-    core = runner.store._core
+    core = runner.store.core
     info = runner.run(core.info(args.id))
     if info is None:
         raise NotFound(f"no session {args.id}")
@@ -351,14 +338,14 @@ def cmd_delete(runner: Runner, args: argparse.Namespace) -> int:
         # Clean exactly the indexes the session is in, whatever the app configured.
         found = runner.run(runner.maintenance.session_references(args.id))
         store = make_store(store.client, args, [field for field, _ in found])  # type: ignore[arg-type]
-    if not runner.run(store._core.delete(args.id)):
+    if not runner.run(store.core.delete(args.id)):
         raise NotFound(f"no session {args.id}")
     emit(args, {"id": args.id, "deleted": True}, [f"deleted session {args.id}"])
     return OK
 
 
 def cmd_revoke(runner: Runner, args: argparse.Namespace) -> int:
-    core = runner.store._core
+    core = runner.store.core
     store = runner.store
     total = runner.run(core.count(args.field, args.value))
     if total and references_option(args) is None:
@@ -370,7 +357,7 @@ def cmd_revoke(runner: Runner, args: argparse.Namespace) -> int:
             fields = [args.field, *(field for field, _ in found)]
             store = make_store(store.client, args, fields)  # type: ignore[arg-type]
             runner = Runner(store, runner.progress_mode, runner.json_output)
-    operation = store._core.delete_all(args.field, args.value, keep=args.keep, batch_size=BATCH)
+    operation = store.core.delete_all(args.field, args.value, keep=args.keep, batch_size=BATCH)
     with runner.bar(f"revoking {args.field} = {args.value}", total) as bar:
         revoked = runner.drive(operation, lambda reply: bar.advance(int(reply[1])))
     document = {"field": args.field, "value": args.value, "revoked": revoked, "kept": args.keep}

@@ -16,8 +16,8 @@ from typing import Annotated
 from fastapi import Depends
 from starlette.requests import HTTPConnection
 
-from ._access import get_session as _get_session
-from ._session import AsyncSession
+from ._web.access import get_session as _get_session
+from ._web.session import AsyncSession
 
 __all__ = ["SessionDep", "get_session"]
 

@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Any
 from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
-from ._cookies import CookieSettings
-from ._dict_session import EXPIRE, KEEP, DictSessionState, save
-from ._store import Store
-from ._tokens import session_id_for
+from ._drivers.sync import Store
+from ._web.cookies import CookieSettings
+from ._web.dict_session import EXPIRE, KEEP, DictSessionState, load, save
 
 if TYPE_CHECKING:
     from flask import Flask, Request, Response
@@ -87,14 +86,8 @@ class RedisSessionInterface(SessionInterface):
         if not app.secret_key:
             return None  # Flask's null session explains that a secret key is needed
         token = self.token_of(app, request)
-        if token is None:
-            return RedisSession()  # no Redis call without a session cookie
-        read = self.store._run(self.store._core.read(session_id_for(token)))
-        if not read.exists:
-            # Strict ids: a cookie naming no live session is not adopted; the first
-            # write goes to a fresh token.
-            return RedisSession()
-        return RedisSession(read.values, token)
+        found = self.store.run(load(self.store.core, token))  # no Redis call without one
+        return RedisSession() if found is None else RedisSession(found.values, token)
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if not isinstance(session, RedisSession):
@@ -105,9 +98,9 @@ class RedisSessionInterface(SessionInterface):
         # (SESSION_REFRESH_EACH_REQUEST); the TTL in Redis follows, or the cookie would
         # outlive the session.
         refresh = session.permanent and app.config["SESSION_REFRESH_EACH_REQUEST"]
-        outcome = self.store._run(
+        outcome = self.store.run(
             save(
-                self.store._core,
+                self.store.core,
                 session.state,
                 session,
                 app.permanent_session_lifetime,

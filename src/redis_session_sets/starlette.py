@@ -14,13 +14,21 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from ._asgi import HEADER_MESSAGES, ASGIApp, Message, Receive, Scope, Send, cookie_header, is_https
-from ._cookies import SecretKeys, cookie_max_age
-from ._core import MaxAge
-from ._dict_session import EXPIRE, SEND, DictSessionState, save
-from ._session import SessionFactory
-from ._store import AsyncStore
-from ._tokens import session_id_for
+from ._drivers.async_ import AsyncStore
+from ._engine.keys import MaxAge
+from ._web.asgi import (
+    HEADER_MESSAGES,
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    cookie_header,
+    is_https,
+)
+from ._web.cookies import SecretKeys, cookie_max_age
+from ._web.dict_session import EXPIRE, SEND, DictSessionState, load, save
+from ._web.options import SessionOptions, renewal_due
 
 __all__ = ["DictSession", "DictSessionMiddleware"]
 
@@ -74,10 +82,7 @@ class DictSessionMiddleware:
         self.store = store
         # The options are checked, and the cookie read and written, exactly as by the
         # library's SessionMiddleware.
-        factory = SessionFactory(
-            store._core,
-            read_header=cookie_header,
-            is_https=is_https,
+        options = SessionOptions(
             secret_keys=secret_keys,
             cookie_name=cookie_name,
             signed=signed,
@@ -88,26 +93,18 @@ class DictSessionMiddleware:
             path=path,
             touch_interval=touch_interval,
         )
-        self.cookie = factory.cookie
-        self.touch_interval_ms = factory.touch_interval_ms
-        self.max_age_seconds = cookie_max_age(store._core.max_age_ms)
+        self.cookie = options.cookie()
+        self.touch_interval_ms = options.touch_interval_ms(store.core)
+        self.max_age_seconds = cookie_max_age(store.core.max_age_ms)
 
     async def load(self, scope: Scope) -> tuple[DictSession, bool]:
         """The request's session, and whether its TTL is due for renewal."""
         token = self.cookie.token_from_header(cookie_header(scope))
-        if token is None:
-            return DictSession(), False  # no (valid) cookie: no Redis call
-        read = await self.store._run(self.store._core.read(session_id_for(token)))
-        if not read.exists:
-            # Strict ids: a cookie naming no live session is not adopted; the first write
-            # goes to a fresh token.
+        found = await self.store.run(load(self.store.core, token))
+        if found is None:
             return DictSession(), False
-        due = (
-            self.touch_interval_ms is not None
-            and read.touched_ms is not None
-            and time.time() * 1000 - read.touched_ms >= self.touch_interval_ms
-        )
-        return DictSession(read.values, token), due
+        due = renewal_due(found.touched_ms, self.touch_interval_ms, time.time() * 1000)
+        return DictSession(found.values, token), due
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -118,11 +115,11 @@ class DictSessionMiddleware:
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] in HEADER_MESSAGES:
-                core = self.store._core
+                core = self.store.core
                 # modified=False: an emptied session is deleted only if it held data.
                 max_age = core.max_age_ms / 1000
                 operation = save(core, session.state, session, max_age, modified=False, refresh=due)
-                outcome = await self.store._run(operation)
+                outcome = await self.store.run(operation)
                 line = None
                 if outcome == SEND and session.state.token is not None:
                     line = self.cookie.set_cookie(

@@ -183,7 +183,7 @@ async def home(request: Request) -> Response:
         devices=devices,
         csrf_token=await session.create_csrf_token(),
         message=MESSAGES.get(request.query_params.get("m", "")),
-        prefix=store._core.prefix,
+        prefix=store.core.prefix,
         shell_options=request.app.state.shell_options,
     )
 
@@ -335,7 +335,7 @@ def create_app(
     )
     app.state.store = store
     options = [] if redis_url is None else [f"--url {redis_url}"]
-    if store._core.prefix != "rss":
-        options.append(f"--prefix {store._core.prefix}")
+    if store.core.prefix != "rss":
+        options.append(f"--prefix {store.core.prefix}")
     app.state.shell_options = "".join(f" {option}" for option in options)
     return app

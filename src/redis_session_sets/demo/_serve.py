@@ -15,7 +15,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
 from .. import AsyncStore
-from .._cli import redact
+from .._drivers.connect import redact
 from ._app import REFERENCE, create_app
 from ._redis import LocalRedis, RedisNotFound
 

@@ -1,7 +1,7 @@
 """``SessionStore``: a Django session engine whose sessions are hashes of the store.
 
 The cookie (Django's ``session_key``) carries a random secret token; the session lives
-under the id derived from it (``base64url(SHA-256(token))``, SPEC §2), so the ids that
+under the id derived from it (``base64url(SHA-256(token))``, docs/design.md), so the ids that
 ``user_sessions()`` lists, logs and Redis show can never be replayed as a cookie.
 
 A save sends only the keys the request changed (see ``_dict_session``) in one atomic
@@ -21,9 +21,9 @@ from typing import Any
 from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase, UpdateError
 
-from .._dict_session import Changes, changes, done, snapshot
-from .._protocol import Operation
-from .._tokens import is_token, mint_token, session_id_for
+from .._engine.protocol import Operation, done
+from .._web.dict_session import Changes, changes, load, snapshot
+from .._web.tokens import is_token, mint_token, session_id_for
 from ._config import stores
 
 
@@ -56,20 +56,17 @@ class SessionStore(SessionBase):  # type: ignore[misc]
     # -- load ------------------------------------------------------------------------
 
     def _load_op(self) -> Operation[dict[str, Any]]:
-        session_id = self.session_id
-        if session_id is None:
-            self._stored = {}
-            return done({})
-        operation = stores().core.read(session_id)
+        operation = load(stores().core, self.session_key)
 
         def run() -> Operation[dict[str, Any]]:
-            read = yield from operation
-            if not read.exists:
+            found = yield from operation
+            if found is None:
                 # Strict ids: a cookie naming no live session is dropped, and the first
                 # write goes to a fresh token (Django's db backend does the same).
                 self._session_key = None
-            self._stored = snapshot(read.values)
-            return read.values
+            values = {} if found is None else found.values
+            self._stored = snapshot(values)
+            return values
 
         return run()
 

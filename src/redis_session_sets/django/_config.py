@@ -29,12 +29,13 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.core.signals import setting_changed
 
-from .._protocol import Operation
-from .._store import AsyncStore, Store
+from .._drivers.async_ import AsyncStore
+from .._drivers.connect import DEFAULT_URL
+from .._drivers.sync import Store
+from .._engine.protocol import Operation
 
 T = TypeVar("T")
 
-DEFAULT_URL = "redis://localhost:6379/0"
 DEFAULT_PREFIX = "rss"
 DEFAULT_REFERENCES = ("_auth_user_id",)
 USER_FIELD = "_auth_user_id"  # django.contrib.auth.SESSION_KEY
@@ -53,7 +54,7 @@ class Stores:
         client = getattr(settings, "SESSION_REDIS_CLIENT", None)
         self.given_sync = client is not None
         self.sync = Store(client or redis.Redis.from_url(self.url), **self.options)
-        self.core = self.sync._core
+        self.core = self.sync.core
         async_client = getattr(settings, "SESSION_REDIS_ASYNC_CLIENT", None)
         self.given_async = (
             None if async_client is None else AsyncStore(async_client, **self.options)
@@ -63,19 +64,19 @@ class Stores:
         )
 
     def run(self, operation: Operation[T]) -> T:
-        return self.sync._run(operation)
+        return self.sync.run(operation)
 
     async def arun(self, operation: Operation[T]) -> T:
         store = self.given_async
         if store is None:
             if self.given_sync:
-                return await sync_to_async(self.sync._run, thread_sensitive=False)(operation)
+                return await sync_to_async(self.sync.run, thread_sensitive=False)(operation)
             loop = asyncio.get_running_loop()
             store = self.per_loop.get(loop)
             if store is None:
                 client = redis.asyncio.Redis.from_url(self.url)
                 store = self.per_loop[loop] = AsyncStore(client, **self.options)
-        return await store._run(operation)
+        return await store.run(operation)
 
 
 _current: Stores | None = None

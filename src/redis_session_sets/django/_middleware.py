@@ -3,7 +3,7 @@
 Django parses the ``Cookie`` header itself and, for a cookie sent twice, keeps the last
 value; a duplicate may be planted from a sibling subdomain, and which one is real cannot
 be told. This subclass reads the header with the library's own parser: a session cookie
-sent twice, over 4 KB or not ASCII is "no session" (SPEC rule 4). Everything else is
+sent twice, over 4 KB or not ASCII is "no session" (docs/design.md, rule 4). Everything else is
 Django's.
 """
 
@@ -13,7 +13,7 @@ from django.conf import settings
 from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessionMiddleware
 from django.http import HttpRequest
 
-from .._cookies import cookie_value
+from .._web.cookies import cookie_value
 
 
 class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]

@@ -12,10 +12,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError
 
-from .._core import text
-from .._dict_session import keep_ids
-from .._protocol import Command, Operation
-from .._types import SessionInfo
+from .._engine.codec import text
+from .._engine.protocol import Command, Operation
+from .._engine.types import SessionInfo
+from .._web.dict_session import keep_ids
 from ._config import USER_FIELD, stores
 
 

@@ -1,0 +1,169 @@
+"""``AsyncStore``: the driver for asyncio (a ``redis.asyncio.Redis`` or ``RedisCluster``).
+
+The twin of ``sync.Store``, line by line, differing only in ``await`` (see ``base``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Mapping
+from datetime import timedelta
+from typing import Any, TypeVar
+
+import redis.asyncio
+from redis.exceptions import NoScriptError
+
+from .._engine.keys import MaxAge
+from .._engine.protocol import Batch, Command, Emit, Iteration, Operation, Request, ScriptCall
+from .._engine.types import SessionInfo
+from . import compat
+from .base import FAILURES, StoreBase, batch_replies, command_args, failure, unknown_scripts
+
+T = TypeVar("T")
+
+AsyncClient = compat.AsyncClient
+
+
+class AsyncStore(StoreBase):
+    """Sessions in Redis, for asyncio (a ``redis.asyncio.Redis`` or ``RedisCluster``)."""
+
+    def __init__(
+        self,
+        client: AsyncClient,
+        *,
+        references: Iterable[str] | Mapping[str, Any] = (),
+        max_age: MaxAge = timedelta(days=28),
+        absolute_max_age: MaxAge | None = None,
+        prefix: str = "rss",
+        id_bytes: int = 32,
+    ) -> None:
+        super().__init__(
+            references=references,
+            max_age=max_age,
+            absolute_max_age=absolute_max_age,
+            prefix=prefix,
+            id_bytes=id_bytes,
+            is_cluster=isinstance(client, redis.asyncio.RedisCluster),
+        )
+        self.client = client
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    # -- driving the engine ------------------------------------------------------------
+
+    async def run(self, operation: Operation[T]) -> T:
+        """Runs an operation of the engine (``store.core.get(...)``...) to its result."""
+        reply = None
+        try:
+            while True:
+                reply = await self._send(operation.send(reply))
+        except StopIteration as finished:
+            return finished.value  # type: ignore[no-any-return]
+
+    async def iterate(self, iteration: Iteration) -> AsyncIterator[list[str]]:
+        """Runs an iterating operation, yielding each batch of values it emits."""
+        reply = None
+        while True:
+            try:
+                request = iteration.send(reply)
+            except StopIteration:
+                return
+            if isinstance(request, Emit):
+                reply = None
+                yield request.values
+            else:
+                reply = await self._send(request)
+
+    async def _send(self, request: Request) -> Any:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            if self._loop is not None:
+                compat.forget_connections(self.client)
+            self._loop = loop
+        try:
+            await compat.ready(self.client)
+            if isinstance(request, Batch):
+                return await self._send_batch(request)
+            if isinstance(request, Command):
+                return await self.client.execute_command(*request.args)
+            script, keys, args = request.script, request.keys, request.args
+            if script.sha in self._scripts_sent:
+                try:
+                    return await self.client.evalsha(script.sha, len(keys), *keys, *args)
+                except NoScriptError:
+                    pass  # the server forgot it: a restart, a failover, SCRIPT FLUSH
+            reply = await self.client.eval(script.source, len(keys), *keys, *args)
+            self._scripts_sent.add(script.sha)
+            return reply
+        except FAILURES as error:
+            raise failure(request, error) from error
+
+    async def _pipeline(self, requests: list[Command | ScriptCall], source: bool) -> list[Any]:
+        pipe = self.client.pipeline(transaction=False)
+        for request in requests:
+            pipe.execute_command(*command_args(request, source=source))
+        return await pipe.execute(raise_on_error=False)
+
+    async def _send_batch(self, batch: Batch) -> list[Any]:
+        replies = await self._pipeline(list(batch.requests), source=False)
+        unknown = unknown_scripts(replies)
+        if unknown:
+            again = await self._pipeline([batch.requests[i] for i in unknown], source=True)
+            for i, reply in zip(unknown, again, strict=True):
+                replies[i] = reply
+        return batch_replies(batch, replies)
+
+    # -- the API ---------------------------------------------------------------------------
+
+    async def get(self, session_id: str, fields: Iterable[str] | None = None) -> dict[str, Any]:
+        return await self.run(self.core.get(session_id, fields))
+
+    async def set(
+        self, session_id: str, values: Mapping[str, Any], max_age: MaxAge | None = None
+    ) -> None:
+        await self.run(self.core.set(session_id, values, max_age))
+
+    async def unset(
+        self, session_id: str, fields: Iterable[str], max_age: MaxAge | None = None
+    ) -> None:
+        await self.run(self.core.unset(session_id, fields, max_age))
+
+    async def incr(
+        self, session_id: str, field: str, amount: int = 1, max_age: MaxAge | None = None
+    ) -> int:
+        return await self.run(self.core.incr(session_id, field, amount, max_age)) or 0
+
+    async def touch(self, session_id: str, max_age: MaxAge | None = None) -> bool:
+        return await self.run(self.core.touch(session_id, max_age))
+
+    async def delete(self, session_id: str) -> bool:
+        return await self.run(self.core.delete(session_id))
+
+    async def regenerate(self, session_id: str) -> str:
+        return await self.run(self.core.regenerate(session_id))
+
+    async def exists(self, session_id: str) -> bool:
+        return await self.run(self.core.exists(session_id))
+
+    async def info(self, session_id: str) -> SessionInfo | None:
+        return await self.run(self.core.info(session_id))
+
+    async def sessions(self, field: str, value: str | int) -> list[str]:
+        return await self.run(self.core.sessions(field, value))
+
+    def iter_sessions(
+        self, field: str, value: str | int, batch_size: int = 500
+    ) -> AsyncIterator[str]:
+        # The core checks the arguments now; the iterator sends nothing until iterated.
+        return _flatten(self.iterate(self.core.iter_sessions(field, value, batch_size)))
+
+    async def count(self, field: str, value: str | int) -> int:
+        return await self.run(self.core.count(field, value))
+
+    async def delete_all(self, field: str, value: str | int, *, keep: Iterable[str] = ()) -> int:
+        return await self.run(self.core.delete_all(field, value, keep=keep))
+
+
+async def _flatten(batches: AsyncIterator[list[str]]) -> AsyncIterator[str]:
+    async for batch in batches:
+        for value in batch:
+            yield value

@@ -1,0 +1,152 @@
+"""``Store``: the driver for sync code (a ``redis.Redis`` or ``redis.RedisCluster``).
+
+All logic lives in the engine; this shell only sends what an operation asks for and feeds
+the replies back (see ``base``). ``AsyncStore`` in ``async_`` is its twin, line by line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from datetime import timedelta
+from itertools import chain
+from typing import Any, TypeVar
+
+import redis
+from redis.exceptions import NoScriptError
+
+from .._engine.keys import MaxAge
+from .._engine.protocol import Batch, Command, Emit, Iteration, Operation, Request, ScriptCall
+from .._engine.types import SessionInfo
+from .base import FAILURES, StoreBase, batch_replies, command_args, failure, unknown_scripts
+
+T = TypeVar("T")
+
+SyncClient = redis.Redis | redis.RedisCluster
+
+
+class Store(StoreBase):
+    """Sessions in Redis, for sync code (a ``redis.Redis`` or ``redis.RedisCluster``)."""
+
+    def __init__(
+        self,
+        client: SyncClient,
+        *,
+        references: Iterable[str] | Mapping[str, Any] = (),
+        max_age: MaxAge = timedelta(days=28),
+        absolute_max_age: MaxAge | None = None,
+        prefix: str = "rss",
+        id_bytes: int = 32,
+    ) -> None:
+        super().__init__(
+            references=references,
+            max_age=max_age,
+            absolute_max_age=absolute_max_age,
+            prefix=prefix,
+            id_bytes=id_bytes,
+            is_cluster=isinstance(client, redis.RedisCluster),
+        )
+        self.client = client
+
+    # -- driving the engine ------------------------------------------------------------
+
+    def run(self, operation: Operation[T]) -> T:
+        """Runs an operation of the engine (``store.core.get(...)``...) to its result."""
+        reply = None
+        try:
+            while True:
+                reply = self._send(operation.send(reply))
+        except StopIteration as finished:
+            return finished.value  # type: ignore[no-any-return]
+
+    def iterate(self, iteration: Iteration) -> Iterator[list[str]]:
+        """Runs an iterating operation, yielding each batch of values it emits."""
+        reply = None
+        while True:
+            try:
+                request = iteration.send(reply)
+            except StopIteration:
+                return
+            if isinstance(request, Emit):
+                reply = None
+                yield request.values
+            else:
+                reply = self._send(request)
+
+    def _send(self, request: Request) -> Any:
+        try:
+            if isinstance(request, Batch):
+                return self._send_batch(request)
+            if isinstance(request, Command):
+                return self.client.execute_command(*request.args)  # type: ignore[no-untyped-call]
+            script, keys, args = request.script, request.keys, request.args
+            if script.sha in self._scripts_sent:
+                try:
+                    return self.client.evalsha(script.sha, len(keys), *keys, *args)
+                except NoScriptError:
+                    pass  # the server forgot it: a restart, a failover, SCRIPT FLUSH
+            reply = self.client.eval(script.source, len(keys), *keys, *args)
+            self._scripts_sent.add(script.sha)
+            return reply
+        except FAILURES as error:
+            raise failure(request, error) from error
+
+    def _pipeline(self, requests: list[Command | ScriptCall], source: bool) -> list[Any]:
+        pipe = self.client.pipeline(transaction=False)
+        for request in requests:
+            pipe.execute_command(*command_args(request, source=source))
+        return pipe.execute(raise_on_error=False)
+
+    def _send_batch(self, batch: Batch) -> list[Any]:
+        replies = self._pipeline(list(batch.requests), source=False)
+        unknown = unknown_scripts(replies)
+        if unknown:
+            again = self._pipeline([batch.requests[i] for i in unknown], source=True)
+            for i, reply in zip(unknown, again, strict=True):
+                replies[i] = reply
+        return batch_replies(batch, replies)
+
+    # -- the API ---------------------------------------------------------------------------
+
+    def get(self, session_id: str, fields: Iterable[str] | None = None) -> dict[str, Any]:
+        return self.run(self.core.get(session_id, fields))
+
+    def set(
+        self, session_id: str, values: Mapping[str, Any], max_age: MaxAge | None = None
+    ) -> None:
+        self.run(self.core.set(session_id, values, max_age))
+
+    def unset(self, session_id: str, fields: Iterable[str], max_age: MaxAge | None = None) -> None:
+        self.run(self.core.unset(session_id, fields, max_age))
+
+    def incr(
+        self, session_id: str, field: str, amount: int = 1, max_age: MaxAge | None = None
+    ) -> int:
+        return self.run(self.core.incr(session_id, field, amount, max_age)) or 0
+
+    def touch(self, session_id: str, max_age: MaxAge | None = None) -> bool:
+        return self.run(self.core.touch(session_id, max_age))
+
+    def delete(self, session_id: str) -> bool:
+        return self.run(self.core.delete(session_id))
+
+    def regenerate(self, session_id: str) -> str:
+        return self.run(self.core.regenerate(session_id))
+
+    def exists(self, session_id: str) -> bool:
+        return self.run(self.core.exists(session_id))
+
+    def info(self, session_id: str) -> SessionInfo | None:
+        return self.run(self.core.info(session_id))
+
+    def sessions(self, field: str, value: str | int) -> list[str]:
+        return self.run(self.core.sessions(field, value))
+
+    def iter_sessions(self, field: str, value: str | int, batch_size: int = 500) -> Iterator[str]:
+        # The core checks the arguments now; the iterator sends nothing until iterated.
+        return chain.from_iterable(self.iterate(self.core.iter_sessions(field, value, batch_size)))
+
+    def count(self, field: str, value: str | int) -> int:
+        return self.run(self.core.count(field, value))
+
+    def delete_all(self, field: str, value: str | int, *, keep: Iterable[str] = ()) -> int:
+        return self.run(self.core.delete_all(field, value, keep=keep))

@@ -1,0 +1,95 @@
+"""The key layout's building blocks and the checks every input passes before any key is
+built from it (docs/design.md, "The data model" and rule 4).
+
+Pure functions and constants: ``StoreCore`` applies them with its prefix and references.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from datetime import timedelta
+from typing import Any
+
+REFERENCE_FIELD = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+# Ids are base64url without padding: 43 characters for 32 random bytes (or a SHA-256).
+SESSION_ID = re.compile(r"[A-Za-z0-9_-]{22,128}")
+PREFIX = re.compile(r"[^\s{}]{1,64}")
+MAX_FIELD_NAME = 256
+MAX_REFERENCE_VALUE_BYTES = 512
+MIN_ID_BYTES = 16
+RESERVED = "__"
+CSRF_FIELD = "__csrf"
+TOUCHED_FIELD = "__touched"
+CREATED_FIELD = "__created"
+
+MaxAge = timedelta | int | float
+
+
+def duration_ms(value: MaxAge, what: str, *, zero: bool = False) -> int:
+    """A timedelta or a number of seconds, as whole milliseconds (> 0; or 0 with ``zero``)."""
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        raise TypeError(f"{what} must be a timedelta or a number of seconds, not {value!r}")
+    if zero and seconds == 0:
+        return 0
+    if not math.isfinite(seconds) or seconds * 1000 < 1:
+        raise ValueError(f"{what} must be at least one millisecond, not {value!r}")
+    return round(seconds * 1000)
+
+
+def check_session_id(session_id: object) -> str:
+    if not isinstance(session_id, str):
+        raise TypeError(f"session id must be a str, not {type(session_id).__name__}")
+    if not SESSION_ID.fullmatch(session_id):
+        raise ValueError(f"malformed session id: {session_id[:80]!r}")
+    return session_id
+
+
+def check_field_name(name: object) -> str:
+    if not isinstance(name, str):
+        raise TypeError(f"session field names must be str, not {type(name).__name__}")
+    if not name or len(name) > MAX_FIELD_NAME:
+        raise ValueError(f"session field names must be 1-{MAX_FIELD_NAME} characters: {name!r}")
+    if name.startswith(RESERVED):
+        raise ValueError(f"session field {name!r} is reserved (names starting '__' are)")
+    return name
+
+
+def check_reference_names(references: Iterable[str] | Mapping[str, Any]) -> tuple[str, ...]:
+    """The reference field names of a store, checked (a ``{name: {}}`` mapping gives its
+    keys, as in the original Node package)."""
+    if isinstance(references, str | bytes):
+        raise TypeError("references must be an iterable of field names, not a string")
+    names = tuple(references)
+    for name in names:
+        if not isinstance(name, str) or not REFERENCE_FIELD.fullmatch(name):
+            raise ValueError(f"reference field names must match [A-Za-z0-9_.-]{{1,64}}: {name!r}")
+        if name.startswith(RESERVED):
+            raise ValueError(f"reference field {name!r} is reserved (starts with '__')")
+    if len(set(names)) != len(names):
+        raise ValueError(f"duplicate reference fields: {names!r}")
+    return names
+
+
+def index_value(field: str, value: object) -> str:
+    """``str(value)`` for a valid reference value; the index key is built from it."""
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise TypeError(f"reference field {field!r} takes a str or int, not {value!r}")
+    # The plain text of the value, as JSON stores it and the scripts index it: str()
+    # of a subclass may differ (a `class Role(str, Enum)` member gives "Role.ADMIN").
+    indexed = str.__str__(value) if isinstance(value, str) else int.__repr__(value)
+    if len(indexed.encode("utf-8")) > MAX_REFERENCE_VALUE_BYTES:
+        raise ValueError(f"reference field {field!r}: value over {MAX_REFERENCE_VALUE_BYTES} bytes")
+    return indexed
+
+
+def check_batch_size(batch_size: int) -> None:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        raise TypeError(f"batch_size must be an int, not {batch_size!r}")
+    if not 1 <= batch_size <= 100_000:
+        raise ValueError(f"batch_size must be between 1 and 100000, not {batch_size}")

@@ -1,0 +1,96 @@
+"""Topologies: what differs between a single Redis server and a Cluster, chosen once
+when the store is built (docs/design.md, "Consistency by topology").
+
+On a single server (and under Sentinel) a session script updates the hash and its
+indexes together, and index reads are one script each. On a Cluster the indexes live in
+other slots than the hashes: ``cluster.Cluster`` does the index half itself.
+
+Like the core, a topology is sans-IO: its methods return operations (generators).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .codec import text
+from .protocol import Arg, Emit, Iteration, Operation, done
+
+if TYPE_CHECKING:
+    from .core import StoreCore
+
+
+class Topology:
+    """The seam between the core and where the indexes live. ``indexes_inline`` tells
+    the scripts whether they update the indexes themselves (ARGV[3] of lua/lib.lua)."""
+
+    indexes_inline = True
+
+    def after_session_script(
+        self, core: StoreCore, script: str, session_id: str, reply: Sequence[Any]
+    ) -> Operation[None]:
+        """What follows a session script (nothing, where the script did everything)."""
+        raise NotImplementedError
+
+    def regenerate(
+        self, core: StoreCore, session_id: str, new_id: str, ttl_ms: int, csrf_secret: str
+    ) -> Operation[None]:
+        raise NotImplementedError
+
+    def sessions(self, core: StoreCore, field: str, value: str) -> Operation[list[str]]:
+        raise NotImplementedError
+
+    def count(self, core: StoreCore, field: str, value: str) -> Operation[int]:
+        raise NotImplementedError
+
+    def iter_sessions(self, core: StoreCore, field: str, value: str, batch_size: int) -> Iteration:
+        raise NotImplementedError
+
+    def delete_all(
+        self, core: StoreCore, field: str, value: str, kept: tuple[str, ...], batch_size: int
+    ) -> Operation[int]:
+        raise NotImplementedError
+
+
+class SingleServer(Topology):
+    """One server (or a Sentinel-managed primary): every operation is one script."""
+
+    indexes_inline = True
+
+    def after_session_script(
+        self, core: StoreCore, script: str, session_id: str, reply: Sequence[Any]
+    ) -> Operation[None]:
+        return done(None)  # the script moved the indexes itself
+
+    def regenerate(
+        self, core: StoreCore, session_id: str, new_id: str, ttl_ms: int, csrf_secret: str
+    ) -> Operation[None]:
+        script_keys = (core.session_key(session_id), core.session_key(new_id))
+        yield core.script_call("regenerate", script_keys, session_id, ttl_ms, new_id, csrf_secret)
+
+    def sessions(self, core: StoreCore, field: str, value: str) -> Operation[list[str]]:
+        members = yield core.index_script("index_read", field, value, "ids")
+        return [text(member) for member in members]
+
+    def count(self, core: StoreCore, field: str, value: str) -> Operation[int]:
+        return int((yield core.index_script("index_read", field, value, "count")))
+
+    def iter_sessions(self, core: StoreCore, field: str, value: str, batch_size: int) -> Iteration:
+        cursor: Arg = "0"
+        while True:
+            reply = yield core.index_script("index_scan", field, value, cursor, batch_size)
+            cursor = text(reply[0])
+            yield Emit([text(member) for member in reply[1]])
+            if cursor == "0":
+                return
+
+    def delete_all(
+        self, core: StoreCore, field: str, value: str, kept: tuple[str, ...], batch_size: int
+    ) -> Operation[int]:
+        call = core.index_script("index_delete", field, value, batch_size, *kept)
+        total = 0
+        while True:
+            deleted, processed = yield call
+            total += int(deleted)
+            if not int(processed):
+                return total

@@ -1,0 +1,108 @@
+"""``SessionMiddleware``: the per-request session for any ASGI app.
+
+Pure ASGI (no framework imported): it puts an ``AsyncSession`` in the scope and adds the
+session's ``Set-Cookie`` to the response start when, and only when, the handler wrote.
+Nothing is parsed or sent to Redis unless the handler uses the session.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from .._drivers.async_ import AsyncStore
+from .._engine.keys import MaxAge
+from .access import SESSION_KEY
+from .cookies import SecretKeys
+from .options import SessionOptions
+from .session import AsyncSession
+from .state import SessionFactory, SessionState
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+# The messages that carry the response headers (a websocket's handshake answer too).
+HEADER_MESSAGES = frozenset({"http.response.start", "websocket.accept"})
+
+
+def is_https(scope: Scope) -> bool:
+    return scope.get("scheme") in ("https", "wss")
+
+
+def cookie_header(scope: Scope) -> bytes | None:
+    """The request's ``Cookie`` header (several, as HTTP/2 may send, joined by '; ')."""
+    found: bytes | None = None
+    for name, value in scope.get("headers", ()):
+        if name == b"cookie":
+            found = value if found is None else found + b"; " + value
+    return found
+
+
+class SessionMiddleware:
+    """Gives each HTTP and WebSocket request a lazy ``AsyncSession`` (``get_session``)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        store: AsyncStore,
+        secret_keys: SecretKeys | None = None,
+        cookie_name: str = "session-id",
+        signed: bool = True,
+        secure: bool | None = None,
+        same_site: str | None = "lax",
+        http_only: bool = True,
+        domain: str | None = None,
+        path: str = "/",
+        touch_interval: MaxAge | None = None,
+    ) -> None:
+        if not isinstance(store, AsyncStore):
+            raise TypeError(
+                f"SessionMiddleware needs an AsyncStore, not {type(store).__name__} "
+                "(use WSGISessionMiddleware with a Store)"
+            )
+        self.app = app
+        self.store = store
+        options = SessionOptions(
+            secret_keys=secret_keys,
+            cookie_name=cookie_name,
+            signed=signed,
+            secure=secure,
+            same_site=same_site,
+            http_only=http_only,
+            domain=domain,
+            path=path,
+            touch_interval=touch_interval,
+        )
+        self.factory = SessionFactory(
+            store.core, options, read_header=cookie_header, is_https=is_https
+        )
+
+    def create_session(self, scope: Any) -> AsyncSession:
+        """A session for an ASGI scope (or a request with ``.scope``) read from its cookie;
+        the caller sends ``session.set_cookie_header()`` with its response."""
+        return AsyncSession(self.store, SessionState(self.factory, getattr(scope, "scope", scope)))
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        state = SessionState(self.factory, scope)
+        session = scope[SESSION_KEY] = AsyncSession(self.store, state)
+        # Also ``request.session`` (scope["session"]), unless another middleware (e.g.
+        # Starlette's SessionMiddleware) owns that name: never replace theirs.
+        scope.setdefault("session", session)
+
+        async def send_with_cookie(message: Message) -> None:
+            if message["type"] in HEADER_MESSAGES:
+                line = state.set_cookie_header()
+                if line is not None:
+                    headers = list(message.get("headers", ()))
+                    headers.append((b"set-cookie", line.encode("latin-1")))
+                    message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_cookie)

@@ -1,0 +1,112 @@
+"""The per-request session as handlers see it: ``AsyncSession`` and ``Session``, two thin
+shells over one ``SessionState`` (see ``state``), differing only in ``await``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from .._engine.keys import MaxAge
+from .state import SessionState
+
+if TYPE_CHECKING:
+    from .._drivers.async_ import AsyncStore
+    from .._drivers.sync import Store
+
+
+class AsyncSession:
+    """A request's session for async code (from ``SessionMiddleware``)."""
+
+    __slots__ = ("_state", "_store")
+
+    def __init__(self, store: AsyncStore, state: SessionState) -> None:
+        self._store = store
+        self._state = state
+
+    @property
+    def id(self) -> str:
+        """The session id: public, safe to show and log (the cookie's token is not)."""
+        return self._state.id
+
+    def get_key(self) -> str:
+        return self._state.get_key()
+
+    def set_cookie_header(self) -> str | None:
+        """The ``Set-Cookie`` value the response must carry (None: leave the cookie)."""
+        return self._state.set_cookie_header()
+
+    async def get(self, fields: Iterable[str] | None = None) -> dict[str, Any]:
+        return await self._store.run(self._state.get(fields))
+
+    async def set(self, values: Mapping[str, Any], max_age: MaxAge | None = None) -> None:
+        await self._store.run(self._state.set(values, max_age))
+
+    async def unset(self, fields: Iterable[str], max_age: MaxAge | None = None) -> bool:
+        return await self._store.run(self._state.unset(fields, max_age))
+
+    async def incr(self, field: str, amount: int = 1, max_age: MaxAge | None = None) -> int:
+        return await self._store.run(self._state.incr(field, amount, max_age))
+
+    async def touch(self, max_age: MaxAge | None = None) -> bool:
+        return await self._store.run(self._state.touch(max_age))
+
+    async def delete(self) -> bool:
+        return await self._store.run(self._state.delete())
+
+    async def regenerate(self) -> str:
+        return await self._store.run(self._state.regenerate())
+
+    async def create_csrf_token(self) -> str:
+        return await self._store.run(self._state.create_csrf_token())
+
+    async def verify_csrf_token(self, token: object) -> bool:
+        return await self._store.run(self._state.verify_csrf_token(token))
+
+
+class Session:
+    """A request's session for sync code (from ``WSGISessionMiddleware``)."""
+
+    __slots__ = ("_state", "_store")
+
+    def __init__(self, store: Store, state: SessionState) -> None:
+        self._store = store
+        self._state = state
+
+    @property
+    def id(self) -> str:
+        """The session id: public, safe to show and log (the cookie's token is not)."""
+        return self._state.id
+
+    def get_key(self) -> str:
+        return self._state.get_key()
+
+    def set_cookie_header(self) -> str | None:
+        """The ``Set-Cookie`` value the response must carry (None: leave the cookie)."""
+        return self._state.set_cookie_header()
+
+    def get(self, fields: Iterable[str] | None = None) -> dict[str, Any]:
+        return self._store.run(self._state.get(fields))
+
+    def set(self, values: Mapping[str, Any], max_age: MaxAge | None = None) -> None:
+        self._store.run(self._state.set(values, max_age))
+
+    def unset(self, fields: Iterable[str], max_age: MaxAge | None = None) -> bool:
+        return self._store.run(self._state.unset(fields, max_age))
+
+    def incr(self, field: str, amount: int = 1, max_age: MaxAge | None = None) -> int:
+        return self._store.run(self._state.incr(field, amount, max_age))
+
+    def touch(self, max_age: MaxAge | None = None) -> bool:
+        return self._store.run(self._state.touch(max_age))
+
+    def delete(self) -> bool:
+        return self._store.run(self._state.delete())
+
+    def regenerate(self) -> str:
+        return self._store.run(self._state.regenerate())
+
+    def create_csrf_token(self) -> str:
+        return self._store.run(self._state.create_csrf_token())
+
+    def verify_csrf_token(self, token: object) -> bool:
+        return self._store.run(self._state.verify_csrf_token(token))

@@ -1,0 +1,315 @@
+"""The per-request session's state, without I/O: ``SessionState`` and the
+``SessionFactory`` that makes one per request.
+
+``SessionState`` decides everything: which token and id the request uses, whether that
+id is known to be absent from Redis, what the response's cookie must do, the cached CSRF
+secret. Its methods return operations (generators of the engine, see
+``_engine/protocol``) that the two thin shells of ``session`` run with ``store.run``,
+awaited or not; so the rules are written once for both.
+
+Strict ids (docs/design.md, rule 3) at one round trip. A token from a cookie is only *unverified*:
+writes to its id use the core's "do not create" variants, which report a missing hash
+instead of creating it. Only then does the session mint a fresh token and write again,
+creating it. So the common case (the cookie's session exists) costs one round trip, a
+planted or stale cookie costs two, once, and a session deleted meanwhile by another
+request (logout, "sign out everywhere") is never brought back by a late write. A read
+that finds no session marks the id absent, so later writes of the request go straight to
+a fresh token.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Literal, TypeVar
+
+from .._engine.core import StoreCore
+from .._engine.keys import MaxAge
+from .._engine.protocol import Operation, done
+from . import csrf
+from .cookies import cookie_max_age
+from .options import SessionOptions, renewal_due
+from .tokens import mint_token, session_id_for
+
+R = TypeVar("R")
+
+
+class SessionState:
+    """One request's session, without I/O."""
+
+    # Class-level defaults: a request that never uses its session pays only for the two
+    # attributes __init__ sets (rule 1 of docs/design.md, and the middleware's overhead
+    # budget).
+    _loaded = False
+    _token: str | None = None
+    _id: str | None = None
+    # True while the current id is known to have no hash in Redis: no token yet, a
+    # token minted by this request and not yet written, or a cookie's id that a read
+    # found missing. Reads then need no Redis and the next write creates.
+    _fresh = True
+    _cookie: Literal["set", "delete"] | None = None
+    _cookie_max_age_ms = 0
+    _touch_checked = False
+    _csrf_secret: str | None = None
+
+    def __init__(self, factory: SessionFactory, source: Any) -> None:
+        self._factory = factory
+        self._source = source  # the ASGI scope or WSGI environ, read on first use
+
+    @property
+    def _core(self) -> StoreCore:
+        return self._factory.core
+
+    # -- identity ------------------------------------------------------------------
+
+    def _load(self) -> None:
+        """Parses the request's cookie, once, when the session is first used."""
+        if not self._loaded:
+            self._loaded = True
+            factory = self._factory
+            token = factory.cookie.token_from_header(factory.read_header(self._source))
+            if token is not None:
+                self._token, self._id, self._fresh = token, session_id_for(token), False
+
+    def _mint(self) -> str:
+        """Switches to a new token that has no session yet; returns its id."""
+        self._token = mint_token(self._core.id_bytes)
+        self._id = session_id_for(self._token)
+        self._fresh = True
+        self._csrf_secret = None
+        return self._id
+
+    def _current(self) -> str:
+        self._load()
+        return self._id if self._id is not None else self._mint()
+
+    @property
+    def id(self) -> str:
+        return self._current()
+
+    def get_key(self) -> str:
+        return self._core.session_key(self._current())
+
+    def _wrote(self, max_age_ms: int) -> None:
+        """The current id's hash exists now and was renewed: send its cookie."""
+        self._fresh = False
+        self._cookie = "set"
+        self._cookie_max_age_ms = max_age_ms
+        self._touch_checked = True  # a write renews the TTL anyway
+
+    # -- the response's cookie -------------------------------------------------------
+
+    def set_cookie_header(self) -> str | None:
+        """The ``Set-Cookie`` value the response must carry, if any."""
+        if self._cookie is None:
+            return None
+        factory = self._factory
+        https = factory.is_https(self._source)
+        if self._cookie == "set" and self._token is not None:
+            return factory.cookie.set_cookie(
+                self._token, cookie_max_age(self._cookie_max_age_ms), https=https
+            )
+        return factory.cookie.expire_cookie(https=https)
+
+    # -- reading ---------------------------------------------------------------------
+
+    def get(self, fields: Iterable[str] | None = None) -> Operation[dict[str, Any]]:
+        names = None if fields is None else self._core.field_names(fields)
+        session_id = self._current()
+        if self._fresh or names == []:
+            return done({})
+        read = self._core.read(session_id, names)
+
+        def run() -> Operation[dict[str, Any]]:
+            found = yield from read
+            if not found.exists:
+                self._mint()
+                return {}
+            interval = self._factory.touch_interval_ms
+            if interval is not None and not self._touch_checked:
+                # Rolling idle timeout: renew at most once per interval, and only when the
+                # read shows the last renewal is older than that (no extra trip otherwise).
+                self._touch_checked = True
+                if renewal_due(found.touched_ms, interval, time.time() * 1000):
+                    if (yield from self._core.touch(session_id)):
+                        self._wrote(self._core.max_age_ms)
+                    else:
+                        self._mint()  # deleted in between: do not bring it back
+                        return {}
+            return found.values
+
+        return run()
+
+    # -- writing ---------------------------------------------------------------------
+
+    def _write(
+        self,
+        make: Callable[[str, bool], Operation[R]],
+        missing: Callable[[R], bool],
+        max_age_ms: int,
+    ) -> Operation[R]:
+        """Runs a write that may create the session, under the strict-ids rule."""
+        session_id = self._current()
+        first = make(session_id, self._fresh)  # validates the arguments before any I/O
+
+        def run() -> Operation[R]:
+            result = yield from first
+            if missing(result):
+                # The cookie's id has no session (planted, expired or deleted meanwhile):
+                # never adopt it; write to a freshly minted token instead.
+                result = yield from make(self._mint(), True)
+            self._wrote(max_age_ms)
+            return result
+
+        return run()
+
+    def set(self, values: Mapping[str, Any], max_age: MaxAge | None = None) -> Operation[None]:
+        core, ttl = self._core, self._core.ttl_ms(max_age)
+        write = self._write(
+            lambda sid, create: core.set(sid, values, max_age, create=create),
+            lambda ok: not ok,
+            ttl,
+        )
+
+        def run() -> Operation[None]:
+            yield from write
+
+        return run()
+
+    def incr(self, field: str, amount: int = 1, max_age: MaxAge | None = None) -> Operation[int]:
+        core, ttl = self._core, self._core.ttl_ms(max_age)
+        write = self._write(
+            lambda sid, create: core.incr(sid, field, amount, max_age, create=create),
+            lambda value: value is None,
+            ttl,
+        )
+
+        def run() -> Operation[int]:
+            return (yield from write) or 0
+
+        return run()
+
+    def _renew(self, make: Callable[[str], Operation[bool]], max_age_ms: int) -> Operation[bool]:
+        """Runs a write that never creates (unset, touch): a missing session stays so."""
+        session_id = self._current()
+        if self._fresh:
+            make(session_id)  # still validate the arguments
+            return done(False)
+        operation = make(session_id)
+
+        def run() -> Operation[bool]:
+            if (yield from operation):
+                self._wrote(max_age_ms)
+                return True
+            self._mint()
+            return False
+
+        return run()
+
+    def unset(self, fields: Iterable[str], max_age: MaxAge | None = None) -> Operation[bool]:
+        core, ttl = self._core, self._core.ttl_ms(max_age)
+        names = core.field_names(fields)
+        return self._renew(lambda sid: core.unset(sid, names, max_age), ttl)
+
+    def touch(self, max_age: MaxAge | None = None) -> Operation[bool]:
+        core, ttl = self._core, self._core.ttl_ms(max_age)
+        return self._renew(lambda sid: core.touch(sid, max_age), ttl)
+
+    def delete(self) -> Operation[bool]:
+        session_id = self._current()
+        operation = None if self._fresh else self._core.delete(session_id)
+
+        def run() -> Operation[bool]:
+            existed = False
+            if operation is not None:
+                existed = yield from operation
+            # A later call of this request starts a new session (with a new token).
+            self._token = self._id = None
+            self._fresh, self._csrf_secret = True, None
+            self._cookie = "delete"
+            return existed
+
+        return run()
+
+    def regenerate(self) -> Operation[str]:
+        old_id = self._current()
+        token = mint_token(self._core.id_bytes)
+        new_id = session_id_for(token)
+        # Moves data, index memberships and a rotated CSRF secret to the new id; a
+        # missing old session becomes a new, empty one (nothing old comes back).
+        operation = self._core.regenerate(old_id, new_id=new_id)
+
+        def run() -> Operation[str]:
+            yield from operation
+            self._token, self._id, self._csrf_secret = token, new_id, None
+            self._wrote(self._core.max_age_ms)
+            return new_id
+
+        return run()
+
+    # -- CSRF ------------------------------------------------------------------------
+
+    def create_csrf_token(self) -> Operation[str]:
+        session_id = self._current()
+        if self._csrf_secret is not None:
+            return done(csrf.make_token(self._csrf_secret))
+        core = self._core
+        first = core.csrf_secret(session_id, "create" if self._fresh else "write")
+
+        def run() -> Operation[str]:
+            status, secret = yield from first
+            if status == 0:  # strict ids, as in _write
+                status, secret = yield from core.csrf_secret(self._mint(), "create")
+            if status == 2:
+                self._wrote(core.max_age_ms)  # the secret was created: a write
+            else:
+                self._fresh = False
+            assert secret is not None
+            self._csrf_secret = secret
+            return csrf.make_token(secret)
+
+        return run()
+
+    def verify_csrf_token(self, token: object) -> Operation[bool]:
+        raw = csrf.parse_token(token)
+        session_id = self._current()
+        if raw is None:
+            return done(False)
+        if self._csrf_secret is not None:
+            return done(csrf.check_token(self._csrf_secret, raw))
+        if self._fresh:
+            return done(False)
+        read = self._core.csrf_secret(session_id, "read")
+
+        def run() -> Operation[bool]:
+            status, secret = yield from read
+            if status == 0:
+                self._mint()
+                return False
+            if secret is None:
+                return False
+            self._csrf_secret = secret
+            return csrf.check_token(secret, raw)
+
+        return run()
+
+
+class SessionFactory:
+    """The middleware options, checked once, and how to read a request: makes each
+    request's ``SessionState``. ``read_header`` returns the request's ``Cookie`` header,
+    ``is_https`` whether it came over https (ASGI and WSGI differ only there)."""
+
+    def __init__(
+        self,
+        core: StoreCore,
+        options: SessionOptions,
+        *,
+        read_header: Callable[[Any], str | bytes | None],
+        is_https: Callable[[Any], bool],
+    ) -> None:
+        self.core = core
+        self.options = options
+        self.read_header = read_header
+        self.is_https = is_https
+        self.cookie = options.cookie()
+        self.touch_interval_ms = options.touch_interval_ms(core)

@@ -1,0 +1,95 @@
+"""``WSGISessionMiddleware``: the per-request session for any WSGI app (Flask, Django…).
+
+The twin of ``SessionMiddleware``: a lazy ``Session`` in the environ, and its
+``Set-Cookie`` added when the app starts its response, only if the handler wrote.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from types import TracebackType
+from typing import Any
+
+from .._drivers.sync import Store
+from .._engine.keys import MaxAge
+from .access import SESSION_KEY
+from .cookies import SecretKeys
+from .options import SessionOptions
+from .session import Session
+from .state import SessionFactory, SessionState
+
+Environ = dict[str, Any]
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+StartResponse = Callable[..., Callable[[bytes], object]]
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+
+def cookie_header(environ: Environ) -> str | None:
+    value = environ.get("HTTP_COOKIE")
+    return value if isinstance(value, str) else None
+
+
+def is_https(environ: Environ) -> bool:
+    return environ.get("wsgi.url_scheme") == "https"
+
+
+class WSGISessionMiddleware:
+    """Gives each request a lazy ``Session`` (``get_session(request or environ)``)."""
+
+    def __init__(
+        self,
+        app: WSGIApp,
+        *,
+        store: Store,
+        secret_keys: SecretKeys | None = None,
+        cookie_name: str = "session-id",
+        signed: bool = True,
+        secure: bool | None = None,
+        same_site: str | None = "lax",
+        http_only: bool = True,
+        domain: str | None = None,
+        path: str = "/",
+        touch_interval: MaxAge | None = None,
+    ) -> None:
+        if not isinstance(store, Store):
+            raise TypeError(
+                f"WSGISessionMiddleware needs a Store, not {type(store).__name__} "
+                "(use SessionMiddleware with an AsyncStore)"
+            )
+        self.app = app
+        self.store = store
+        options = SessionOptions(
+            secret_keys=secret_keys,
+            cookie_name=cookie_name,
+            signed=signed,
+            secure=secure,
+            same_site=same_site,
+            http_only=http_only,
+            domain=domain,
+            path=path,
+            touch_interval=touch_interval,
+        )
+        self.factory = SessionFactory(
+            store.core, options, read_header=cookie_header, is_https=is_https
+        )
+
+    def create_session(self, environ: Any) -> Session:
+        """A session for a WSGI environ (or a request with ``.environ``) read from its
+        cookie; the caller sends ``session.set_cookie_header()`` with its response."""
+        return Session(self.store, SessionState(self.factory, getattr(environ, "environ", environ)))
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        state = SessionState(self.factory, environ)
+        environ[SESSION_KEY] = Session(self.store, state)
+
+        def start_with_cookie(
+            status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+        ) -> Callable[[bytes], object]:
+            line = state.set_cookie_header()
+            if line is not None:
+                headers = [*headers, ("Set-Cookie", line)]
+            if exc_info is None:
+                return start_response(status, headers)
+            return start_response(status, headers, exc_info)
+
+        return self.app(environ, start_with_cookie)

@@ -43,7 +43,7 @@ from redis.exceptions import ResponseError
 from bench.apps._common import seed_values
 from redis_session_sets import AsyncStore
 from redis_session_sets._drivers.pipelining import AutoPipeline
-from tests.servers import RedisServer
+from tests.support.servers import RedisServer
 
 Call = Callable[[int], Awaitable[Any]]  # task number -> awaitable
 PARSERS: dict[str, type[Any]] = {"hiredis": _AsyncHiredisParser, "python": _AsyncRESP2Parser}

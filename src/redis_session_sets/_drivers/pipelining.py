@@ -31,12 +31,12 @@ import copy
 from collections import deque
 from typing import Any, TypeAlias
 
-import redis.asyncio
 from redis.exceptions import DataError, RedisClusterException, RedisError, SlotNotCoveredError
+
+from .compat import AsyncClient
 
 __all__ = ["AutoPipeline"]
 
-AsyncClient: TypeAlias = redis.asyncio.Redis | redis.asyncio.RedisCluster
 Pending: TypeAlias = tuple[tuple[Any, ...], "asyncio.Future[Any]"]
 
 # Commands that change or depend on the state of the connection they run on: in a pipeline

@@ -22,10 +22,10 @@ import redis.asyncio.sentinel
 from redis.backoff import NoBackoff
 from redis.exceptions import ConnectionError, DataError, NoScriptError, ResponseError
 
+from redis_session_sets._drivers.compat import forget_connections
 from redis_session_sets._drivers.pipelining import AutoPipeline
-from redis_session_sets._store import _forget_connections
-from tests.servers import RedisServer
-from tests.topologies import SENTINEL_MASTER, ClusterServers, SentinelServers
+from tests.support.servers import RedisServer
+from tests.support.topologies import SENTINEL_MASTER, ClusterServers, SentinelServers
 
 # A test that hangs fails (rather than waiting for the suite's 5 minutes).
 pytestmark = pytest.mark.timeout(60)
@@ -340,7 +340,7 @@ async def test_a_new_event_loop_starts_afresh(raw: redis.Redis, redis_server: Re
     def second_loop() -> list[Any]:
         async def work() -> list[Any]:
             # What AsyncStore does on a new loop: the pool's connections are the old one's.
-            _forget_connections(client)
+            forget_connections(client)
             calls = asyncio.gather(*(pipe.execute(("INCR", "m")) for _ in range(10)))
             return await asyncio.wait_for(calls, 30)  # a stale state would wait forever
 

@@ -27,6 +27,7 @@ starts the next has its order kept whatever the setting.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import copy
 from collections import deque
 from typing import Any, TypeAlias
@@ -121,7 +122,9 @@ class AutoPipeline:
             if not batch:
                 break
             state.in_flight += 1
-            task = state.loop.create_task(self._send(batch))
+            # A context of its own: the batch serves many callers, so it must not run in
+            # (and spill into) the context variables of whichever one scheduled it.
+            task = state.loop.create_task(self._send(batch), context=contextvars.Context())
             state.tasks.add(task)
             task.add_done_callback(lambda task: self._sent(state, task))
 

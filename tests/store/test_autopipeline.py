@@ -412,6 +412,31 @@ async def test_cluster_errors_fail_only_their_callers(
     assert [r for i, r in enumerate(results) if i not in (5, 10, 15)] == [True] * 27
 
 
+async def test_cluster_a_killed_node_connection_fails_only_that_nodes_commands(
+    cluster: ClusterServers, cluster_client: redis.asyncio.RedisCluster
+) -> None:
+    pipe = AutoPipeline(cluster_client)
+    held_node = cluster_client.get_node_from_key("gate")
+    assert held_node is not None
+    same = [f"k{i}" for i in range(100) if cluster_client.get_node_from_key(f"k{i}") == held_node]
+    other = [f"k{i}" for i in range(100) if cluster_client.get_node_from_key(f"k{i}") != held_node]
+    for key in same[:5] + other[:5]:
+        await cluster_client.set(key, key)
+    on_held = [asyncio.ensure_future(pipe.execute(("BLPOP", "gate", 0)))]
+    on_held += [asyncio.ensure_future(pipe.execute(("GET", key))) for key in same[:5]]
+    elsewhere = [asyncio.ensure_future(pipe.execute(("GET", key))) for key in other[:5]]
+    server = next(node for node in cluster.nodes if node.port == held_node.port)
+    with server.client() as raw:
+        await hold_batch(raw)
+        raw.client_kill_filter(_id=blocked_clients(raw)[0]["id"])
+    for caller in on_held:
+        with pytest.raises(ConnectionError):
+            await caller
+    assert await asyncio.gather(*elsewhere) == [key.encode() for key in other[:5]]
+    again = await asyncio.gather(*(pipe.execute(("GET", key)) for key in same[:5] + other[:5]))
+    assert again == [key.encode() for key in same[:5] + other[:5]]
+
+
 # --- Sentinel -----------------------------------------------------------------------------
 
 

@@ -32,7 +32,13 @@ import copy
 from collections import deque
 from typing import Any, TypeAlias
 
-from redis.exceptions import DataError, RedisClusterException, RedisError, SlotNotCoveredError
+from redis.exceptions import (
+    DataError,
+    RedisClusterException,
+    RedisError,
+    ResponseError,
+    SlotNotCoveredError,
+)
 
 from .compat import AsyncClient
 
@@ -161,8 +167,13 @@ class AutoPipeline:
             for (_, future), reply in zip(batch, replies, strict=True):
                 if future.done():
                     continue  # the caller was cancelled: its reply is dropped
-                if isinstance(reply, BaseException):
-                    future.set_exception(reply)
+                if isinstance(reply, ResponseError):
+                    future.set_exception(reply)  # its own, as the parser made it
+                elif isinstance(reply, BaseException):
+                    # Not a reply but redis-py's error in the command's place (a cluster
+                    # pipeline does so for a node whose connection failed), which may be
+                    # one object in several places: each caller gets a copy.
+                    _fail(future, reply)
                 else:
                     future.set_result(reply)
         finally:

@@ -15,9 +15,10 @@ redis-server's). Variants:
   has none of the robustness the library needs (no reconnect, no timeouts, no retries,
   no cluster routing);
 - ``store``: ``AsyncStore.get`` as it is today (each HGETALL on its own pooled
-  connection), and ``store+auto1``: the same store whose client's ``execute_command``
-  goes through an ``AutoPipeline`` (a shim in this probe, standing in for the
-  integration): the figure of the "get >= 2x raw at <= 1/3 of its CPU" bar;
+  connection); ``store+auto1``: the same store whose client's ``execute_command`` goes
+  through an ``AutoPipeline`` (a shim in this probe, standing in for the integration):
+  the figure of the "get >= 2x raw at <= 1/3 of its CPU" bar; ``store+mux``: the same
+  through the prototype;
 
 each with hiredis and with redis-py's pure-Python parser (RESP3, the protocol redis-py
 negotiates by default). The variants alternate within each round, and the report gives
@@ -139,20 +140,22 @@ def _via(execute: Callable[[tuple[Any, ...]], Awaitable[Any]], keys: list[str]) 
     return call
 
 
-class _ThroughAutoPipeline:
+class _Through:
     """PROBE SHIM, not the integration: the client an ``AsyncStore`` sees, whose
     ``execute_command`` (what the store's ``get`` sends: one HGETALL) goes through an
-    ``AutoPipeline``; everything else is the real client's."""
+    ``AutoPipeline`` (or the prototype); everything else is the real client's."""
 
-    def __init__(self, client: redis.asyncio.Redis, auto: AutoPipeline) -> None:
+    def __init__(
+        self, client: redis.asyncio.Redis, execute: Callable[[tuple[Any, ...]], Awaitable[Any]]
+    ) -> None:
         self._client = client
-        self._auto = auto
+        self._execute = execute
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._client, name)
 
     async def execute_command(self, *args: Any) -> Any:
-        return await self._auto.execute(args)
+        return await self._execute(args)
 
 
 def _store_get(store: AsyncStore, ids: list[str]) -> Call:
@@ -190,9 +193,10 @@ async def _run(
         closers.append(mux.close)
         variants[f"mux/{parser_name}"] = _via(mux.execute, keys)
         variants[f"store/{parser_name}"] = _store_get(store, ids)
-        piped = AsyncStore(client, references=["user_id"])
-        piped.client = _ThroughAutoPipeline(client, AutoPipeline(client))  # type: ignore[assignment]
-        variants[f"store+auto1/{parser_name}"] = _store_get(piped, ids)
+        for through, execute in (("auto1", AutoPipeline(client).execute), ("mux", mux.execute)):
+            piped = AsyncStore(client, references=["user_id"])
+            piped.client = _Through(client, execute)  # type: ignore[assignment]
+            variants[f"store+{through}/{parser_name}"] = _store_get(piped, ids)
 
     order = [name for name in variants if not only or name in only]
     for name in order:  # warm-up, and a check that each returns what raw redis-py does

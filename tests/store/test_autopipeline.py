@@ -1,4 +1,5 @@
-"""AutoPipeline against real servers: a single Redis, a cluster, a Sentinel-managed primary.
+"""AutoPipeline against real servers: a single Redis, a cluster, a Sentinel-managed primary;
+each test with redis-py's clients and with valkey-py's.
 
 Batches are held open where a test needs one in flight with a BLPOP on a key nobody
 pushes to until the test says so: the commands queued behind it on the same connection
@@ -9,31 +10,27 @@ server at a known point, without any timing assumption.
 from __future__ import annotations
 
 import asyncio
+import importlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
 import redis
-import redis.asyncio
-import redis.asyncio.cluster
-import redis.asyncio.retry
-import redis.asyncio.sentinel
-from redis.backoff import NoBackoff
-from redis.exceptions import ConnectionError, DataError, NoScriptError, ResponseError
 
 from redis_session_sets._drivers.compat import forget_connections
 from redis_session_sets._drivers.pipelining import AutoPipeline
+from tests.support import clients
 from tests.support.servers import RedisServer
 from tests.support.topologies import SENTINEL_MASTER, ClusterServers, SentinelServers
 
-# A test that hangs fails (rather than waiting for the suite's 5 minutes).
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [
+    pytest.mark.both_clients,
+    # A test that hangs fails (rather than waiting for the suite's 5 minutes).
+    pytest.mark.timeout(60),
+]
 
 INCR_SCRIPT = "return redis.call('INCR', KEYS[1])"
-NO_RETRY = redis.asyncio.retry.Retry(
-    NoBackoff(), 0
-)  # a lost connection is an error at once, not re-sent
 
 
 async def wait_until(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 20) -> None:
@@ -62,16 +59,30 @@ def connections_received(raw: redis.Redis) -> int:
 
 
 @pytest.fixture
-async def client(raw: redis.Redis, redis_server: RedisServer) -> AsyncIterator[redis.asyncio.Redis]:
-    """A default client (pool of at most 100 connections, redis-py's default retries)."""
-    client = redis.asyncio.Redis(port=redis_server.port)
+def errors(client_library: str) -> Any:
+    """The exceptions module of the library under test (redis.exceptions, valkey.exceptions)."""
+    return importlib.import_module(
+        "valkey.exceptions" if client_library == clients.VALKEY_PY else "redis.exceptions"
+    )
+
+
+@pytest.fixture
+def no_retry(client_library: str) -> Any:
+    """A lost connection is an error at once, not sent again."""
+    return clients.async_retry(client_library, 0)
+
+
+@pytest.fixture
+async def client(
+    raw: redis.Redis, redis_server: RedisServer, client_library: str
+) -> AsyncIterator[Any]:
+    """A default client (redis-py's pool stops at 100 connections)."""
+    client = clients.async_client(client_library, port=redis_server.port)
     yield client
     await client.aclose()
 
 
-async def test_each_caller_gets_its_own_reply(
-    raw: redis.Redis, client: redis.asyncio.Redis
-) -> None:
+async def test_each_caller_gets_its_own_reply(raw: redis.Redis, client: Any) -> None:
     raw.hset("h", mapping={"a": "1", "b": "2"})
     pipe = AutoPipeline(client)
     before = connections_received(raw)
@@ -93,7 +104,7 @@ async def test_each_caller_gets_its_own_reply(
 
 
 async def test_an_error_fails_only_its_own_caller(
-    raw: redis.Redis, client: redis.asyncio.Redis
+    raw: redis.Redis, client: Any, errors: Any
 ) -> None:
     raw.set("string", "not a hash")
     raw.set("word", "abc")
@@ -113,15 +124,15 @@ async def test_an_error_fails_only_its_own_caller(
     for i in range(10):
         ok, wrongtype, script, noscript, value = results[5 * i : 5 * i + 5]
         assert ok is True and value == str(i).encode()
-        assert type(wrongtype) is ResponseError and "WRONGTYPE" in str(wrongtype)
-        assert type(script) is ResponseError and "not an integer" in str(script)
+        assert type(wrongtype) is errors.ResponseError and "WRONGTYPE" in str(wrongtype)
+        assert type(script) is errors.ResponseError and "not an integer" in str(script)
         # NoScriptError itself, so that a caller can fall back to EVAL.
-        assert type(noscript) is NoScriptError
+        assert type(noscript) is errors.NoScriptError
     assert raw.get("word") == b"abc"
 
 
 async def test_noscript_after_script_flush_falls_back_to_eval(
-    raw: redis.Redis, client: redis.asyncio.Redis
+    raw: redis.Redis, client: Any, errors: Any
 ) -> None:
     pipe = AutoPipeline(client)
     sha = raw.script_load(INCR_SCRIPT)
@@ -130,28 +141,28 @@ async def test_noscript_after_script_flush_falls_back_to_eval(
     async def incr(i: int) -> int:
         try:
             return int(await pipe.execute(("EVALSHA", sha, 1, f"n{i % 5}")))
-        except NoScriptError:
+        except errors.NoScriptError:
             return int(await pipe.execute(("EVAL", INCR_SCRIPT, 1, f"n{i % 5}")))
 
     await asyncio.gather(*(incr(i) for i in range(100)))
     assert [int(raw.get(f"n{i}") or 0) for i in range(5)] == [20] * 5
 
 
-async def test_an_argument_redis_py_cannot_encode_fails_alone(
-    raw: redis.Redis, client: redis.asyncio.Redis
+async def test_an_argument_the_client_cannot_encode_fails_alone(
+    raw: redis.Redis, client: Any, errors: Any
 ) -> None:
-    """redis-py refuses such a command before sending anything; the batch it was in is
+    """The client refuses such a command before sending anything; the batch it was in is
     sent again one command at a time, so only its caller sees the DataError."""
     pipe = AutoPipeline(client)
     commands: list[tuple[Any, ...]] = [("SET", f"k{i}", i) for i in range(20)]
     commands.insert(7, ("SET", "bad", {"a": "dict"}))
     results = await asyncio.gather(*(pipe.execute(c) for c in commands), return_exceptions=True)
-    assert isinstance(results.pop(7), DataError)
+    assert isinstance(results.pop(7), errors.DataError)
     assert results == [True] * 20
     assert raw.get("k19") == b"19" and not raw.exists("bad")
 
 
-async def test_order_of_commands_is_kept(raw: redis.Redis, client: redis.asyncio.Redis) -> None:
+async def test_order_of_commands_is_kept(raw: redis.Redis, client: Any) -> None:
     pipe = AutoPipeline(client, max_batch=7)  # many batches
 
     async def sequential(name: str) -> None:
@@ -168,7 +179,7 @@ async def test_order_of_commands_is_kept(raw: redis.Redis, client: redis.asyncio
 
 
 async def test_cancelled_callers_leave_the_others_and_the_connection_in_sync(
-    raw: redis.Redis, client: redis.asyncio.Redis
+    raw: redis.Redis, client: Any
 ) -> None:
     pipe = AutoPipeline(client)
     for i in range(60):
@@ -184,7 +195,7 @@ async def test_cancelled_callers_leave_the_others_and_the_connection_in_sync(
     await asyncio.sleep(0)
     unsent.cancel()
     raw.rpush("gate", "open")
-    assert await gate == (b"gate", b"open")
+    assert list(await gate) == [b"gate", b"open"]
     for i, caller in enumerate(callers):
         if i % 3 == 0:
             assert caller.cancelled()
@@ -196,7 +207,7 @@ async def test_cancelled_callers_leave_the_others_and_the_connection_in_sync(
     assert not raw.exists("unsent")
 
 
-async def test_a_cancellation_storm(raw: redis.Redis, client: redis.asyncio.Redis) -> None:
+async def test_a_cancellation_storm(raw: redis.Redis, client: Any) -> None:
     """Callers cancelled at every point of their life: before, during and after their
     batch's round trip. Every caller left gets its own value."""
     pipe = AutoPipeline(client, max_batch=16)
@@ -217,9 +228,9 @@ async def test_a_cancellation_storm(raw: redis.Redis, client: redis.asyncio.Redi
 
 
 async def test_a_killed_connection_fails_exactly_the_batch_in_flight(
-    raw: redis.Redis, redis_server: RedisServer
+    raw: redis.Redis, redis_server: RedisServer, client_library: str, errors: Any, no_retry: Any
 ) -> None:
-    client = redis.asyncio.Redis(port=redis_server.port, retry=NO_RETRY)
+    client = clients.async_client(client_library, port=redis_server.port, retry=no_retry)
     pipe = AutoPipeline(client)
     raw.set("k", "v")
     in_flight = [asyncio.ensure_future(pipe.execute(("BLPOP", "gate", 0)))]
@@ -230,18 +241,25 @@ async def test_a_killed_connection_fails_exactly_the_batch_in_flight(
     await asyncio.sleep(0)
     raw.client_kill_filter(_id=blocked_clients(raw)[0]["id"])
     for caller in in_flight:
-        with pytest.raises(ConnectionError):
+        with pytest.raises(errors.ConnectionError):
             await caller
     assert sorted(await asyncio.gather(*queued)) == list(range(1, 11))
-    assert await pipe.execute(("GET", "k")) == b"v"  # redis-py reconnected
+    assert await pipe.execute(("GET", "k")) == b"v"  # the client reconnected
     await client.aclose()
 
 
 async def test_a_killed_connection_is_retried_as_the_client_is_configured(
-    raw: redis.Redis, client: redis.asyncio.Redis
+    raw: redis.Redis, redis_server: RedisServer, client_library: str, errors: Any
 ) -> None:
-    """With redis-py's default retries, the pipeline is sent again on a new connection:
-    the callers get their replies (the retry policy is the client's, not ours)."""
+    """A client configured to retry sends the pipeline again on a new connection: the
+    callers get their replies (the retry policy is the client's, not ours). valkey-py
+    retries only the errors named in ``retry_on_error``; redis-py's default retries too."""
+    client = clients.async_client(
+        client_library,
+        port=redis_server.port,
+        retry=clients.async_retry(client_library, 3),
+        retry_on_error=[errors.ConnectionError],
+    )
     pipe = AutoPipeline(client)
     raw.set("k", "v")
     gate = asyncio.ensure_future(pipe.execute(("BLPOP", "gate", 0)))
@@ -255,14 +273,19 @@ async def test_a_killed_connection_is_retried_as_the_client_is_configured(
 
     await wait_until(blocked_again, "the retried batch to block again")
     raw.rpush("gate", "open")
-    assert await gate == (b"gate", b"open")
+    assert list(await gate) == [b"gate", b"open"]
     assert await asyncio.gather(*callers) == [b"v"] * 10
+    await client.aclose()
 
 
-async def test_a_server_restart_fails_the_batch_in_flight_then_recovers() -> None:
+async def test_a_server_restart_fails_the_batch_in_flight_then_recovers(
+    client_library: str, errors: Any, no_retry: Any
+) -> None:
     server = RedisServer()
     server.start()
-    client = redis.asyncio.Redis(port=server.port, retry=NO_RETRY, socket_connect_timeout=1)
+    client = clients.async_client(
+        client_library, port=server.port, retry=no_retry, socket_connect_timeout=1
+    )
     try:
         pipe = AutoPipeline(client)
         assert await pipe.execute(("SET", "k", "v")) is True
@@ -272,10 +295,10 @@ async def test_a_server_restart_fails_the_batch_in_flight_then_recovers() -> Non
             await hold_batch(raw)
         server.stop()
         for caller in in_flight:
-            with pytest.raises(ConnectionError):
+            with pytest.raises(errors.ConnectionError):
                 await caller
         # While it is down: an error at once, not a hang.
-        with pytest.raises(ConnectionError):
+        with pytest.raises(errors.ConnectionError):
             await pipe.execute(("GET", "k"))
         server.start()
         assert await pipe.execute(("SET", "k", "again")) is True
@@ -286,10 +309,7 @@ async def test_a_server_restart_fails_the_batch_in_flight_then_recovers() -> Non
         server.close()
 
 
-async def test_more_callers_than_the_pool_has_connections(
-    raw: redis.Redis, client: redis.asyncio.Redis
-) -> None:
-    assert client.connection_pool.max_connections == 100  # redis-py's default  # type: ignore[attr-defined]
+async def test_more_callers_than_the_pool_has_connections(raw: redis.Redis, client: Any) -> None:
     pipe = AutoPipeline(client)
     before = connections_received(raw)
     results = await asyncio.gather(
@@ -300,7 +320,7 @@ async def test_more_callers_than_the_pool_has_connections(
     assert connections_received(raw) - before == 1
 
 
-async def test_batches_are_bounded(raw: redis.Redis, client: redis.asyncio.Redis) -> None:
+async def test_batches_are_bounded(raw: redis.Redis, client: Any) -> None:
     """With batches of at most 10 and two out at a time, a batch held open by its BLPOP
     keeps exactly its own 9 other commands waiting; the 20 others are served meanwhile."""
     pipe = AutoPipeline(client, max_batch=10, max_in_flight=2)
@@ -319,11 +339,13 @@ async def test_batches_are_bounded(raw: redis.Redis, client: redis.asyncio.Redis
     assert sorted(await asyncio.gather(*callers)) == list(range(1, 30))
 
 
-async def test_a_new_event_loop_starts_afresh(raw: redis.Redis, redis_server: RedisServer) -> None:
+async def test_a_new_event_loop_starts_afresh(
+    raw: redis.Redis, redis_server: RedisServer, client_library: str
+) -> None:
     """The first loop stops with a batch out and a command queued behind it; the same
     object (and client) then serves a new loop. Loops run in threads: pytest-asyncio owns
     this one."""
-    client = redis.asyncio.Redis(port=redis_server.port)
+    client = clients.async_client(client_library, port=redis_server.port)
     pipe = AutoPipeline(client)
     first = asyncio.new_event_loop()
     left: list[asyncio.Task[Any]] = []
@@ -340,7 +362,7 @@ async def test_a_new_event_loop_starts_afresh(raw: redis.Redis, redis_server: Re
     def second_loop() -> list[Any]:
         async def work() -> list[Any]:
             # What AsyncStore does on a new loop: the pool's connections are the old one's.
-            forget_connections(client)
+            forget_connections(client, cluster=False)
             calls = asyncio.gather(*(pipe.execute(("INCR", "m")) for _ in range(10)))
             return await asyncio.wait_for(calls, 30)  # a stale state would wait forever
 
@@ -367,18 +389,16 @@ async def test_a_new_event_loop_starts_afresh(raw: redis.Redis, redis_server: Re
 
 
 @pytest.fixture
-async def cluster_client(cluster: ClusterServers) -> AsyncIterator[redis.asyncio.RedisCluster]:
+async def cluster_client(cluster: ClusterServers, client_library: str) -> AsyncIterator[Any]:
     cluster.flush()
-    nodes = [redis.asyncio.cluster.ClusterNode("127.0.0.1", node.port) for node in cluster.nodes]
-    client = redis.asyncio.RedisCluster(startup_nodes=nodes)
-    await client.initialize()  # redis-py's asyncio cluster must know its nodes first
+    nodes = [("127.0.0.1", node.port) for node in cluster.nodes]
+    client = clients.async_cluster(client_library, nodes)
+    await client.initialize()  # an asyncio cluster client must know its nodes first
     yield client
     await client.aclose()
 
 
-async def test_cluster_batches_split_per_node(
-    cluster: ClusterServers, cluster_client: redis.asyncio.RedisCluster
-) -> None:
+async def test_cluster_batches_split_per_node(cluster: ClusterServers, cluster_client: Any) -> None:
     pipe = AutoPipeline(cluster_client)
     sha = await cluster_client.script_load(INCR_SCRIPT)
 
@@ -396,24 +416,23 @@ async def test_cluster_batches_split_per_node(
     assert sorted(r[2] for r in results)[-1] >= 300 // 7
 
 
-async def test_cluster_errors_fail_only_their_callers(
-    cluster_client: redis.asyncio.RedisCluster,
-) -> None:
+async def test_cluster_errors_fail_only_their_callers(cluster_client: Any, errors: Any) -> None:
     pipe = AutoPipeline(cluster_client)
     await cluster_client.set("string", "x")
     commands: list[tuple[Any, ...]] = [("SET", f"k{i}", i) for i in range(30)]
     commands[5] = ("HGETALL", "string")  # WRONGTYPE from its node
     commands[10] = ("EVALSHA", "0" * 40, 1, "k10")  # NOSCRIPT from its node
-    commands[15] = ("MGET", "k1", "k2", "k3")  # keys of several slots: redis-py refuses it
+    commands[15] = ("MGET", "k1", "k2", "k3")  # keys of several slots: the client refuses it
     results = await asyncio.gather(*(pipe.execute(c) for c in commands), return_exceptions=True)
-    assert isinstance(results[5], ResponseError) and "WRONGTYPE" in str(results[5])
-    assert type(results[10]) is NoScriptError
-    assert isinstance(results[15], redis.exceptions.RedisClusterException)
+    assert isinstance(results[5], errors.ResponseError) and "WRONGTYPE" in str(results[5])
+    assert type(results[10]) is errors.NoScriptError
+    cluster_error = getattr(errors, "RedisClusterException", None) or errors.ValkeyClusterException
+    assert isinstance(results[15], cluster_error)
     assert [r for i, r in enumerate(results) if i not in (5, 10, 15)] == [True] * 27
 
 
 async def test_cluster_a_killed_node_connection_fails_only_that_nodes_commands(
-    cluster: ClusterServers, cluster_client: redis.asyncio.RedisCluster
+    cluster: ClusterServers, cluster_client: Any, errors: Any
 ) -> None:
     pipe = AutoPipeline(cluster_client)
     held_node = cluster_client.get_node_from_key("gate")
@@ -430,7 +449,7 @@ async def test_cluster_a_killed_node_connection_fails_only_that_nodes_commands(
         await hold_batch(raw)
         raw.client_kill_filter(_id=blocked_clients(raw)[0]["id"])
     for caller in on_held:
-        with pytest.raises(ConnectionError):
+        with pytest.raises(errors.ConnectionError):
             await caller
     assert await asyncio.gather(*elsewhere) == [key.encode() for key in other[:5]]
     again = await asyncio.gather(*(pipe.execute(("GET", key)) for key in same[:5] + other[:5]))
@@ -450,12 +469,13 @@ def sentinel_servers() -> Iterator[SentinelServers]:
         servers.close()
 
 
-async def test_sentinel_master_client_across_a_failover(sentinel_servers: SentinelServers) -> None:
+async def test_sentinel_master_client_across_a_failover(
+    sentinel_servers: SentinelServers, client_library: str, no_retry: Any
+) -> None:
     sentinels = [("127.0.0.1", sentinel_servers.sentinel_port)]
     options: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
-    client = redis.asyncio.sentinel.Sentinel(sentinels, **options).master_for(  # type: ignore[no-untyped-call]
-        SENTINEL_MASTER, retry=NO_RETRY, **options
-    )
+    sentinel_client = clients.async_sentinel(client_library, sentinels, **options)
+    client = sentinel_client.master_for(SENTINEL_MASTER, retry=no_retry, **options)
     pipe = AutoPipeline(client)
     assert await asyncio.gather(*(pipe.execute(("INCR", "n")) for _ in range(100)))
     with sentinel_servers.primary.client() as primary:
@@ -475,7 +495,7 @@ async def test_sentinel_master_client_across_a_failover(sentinel_servers: Sentin
 
     async def writes_reach_the_new_primary() -> bool:
         # The old primary takes writes until the sentinel makes it a replica (writes that
-        # Redis then drops: any client's); after that it answers READONLY, redis-py drops
+        # Redis then drops: any client's); after that it answers READONLY, the client drops
         # the connection and asks the sentinel again. Until then, batches fail.
         nonlocal attempt
         attempt += 1

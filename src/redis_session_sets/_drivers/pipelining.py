@@ -29,18 +29,12 @@ from __future__ import annotations
 import asyncio
 import contextvars
 import copy
+import importlib
 from collections import deque
-from typing import Any, TypeAlias
+from dataclasses import dataclass
+from typing import Any, TypeAlias, cast
 
-from redis.exceptions import (
-    DataError,
-    RedisClusterException,
-    RedisError,
-    ResponseError,
-    SlotNotCoveredError,
-)
-
-from .compat import AsyncClient
+from .clients import AsyncClient, RedisPyAsync, family_of
 
 __all__ = ["AutoPipeline"]
 
@@ -56,6 +50,29 @@ STATEFUL_COMMANDS = frozenset(
         "UNSUBSCRIBE", "UNWATCH", "WATCH",
     }
 )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _Errors:
+    """The exception classes of the client's library (redis-py's or valkey-py's: the same
+    names in two modules, neither subclassing the other)."""
+
+    base: type[Exception]  # RedisError, ValkeyError
+    reply: type[BaseException]  # ResponseError: an error reply of Redis
+    # Raised by the client before it sends anything: an argument it cannot encode, a
+    # command it cannot route to one cluster node.
+    refused: tuple[type[BaseException], ...]
+    # ... except this one, which a cluster pipeline may raise after a first attempt.
+    uncovered_slot: type[BaseException]
+
+    @classmethod
+    def of(cls, client: object) -> _Errors:
+        family = family_of(client)
+        module = importlib.import_module(family.no_script.__module__)
+        reply, uncovered = module.ResponseError, module.SlotNotCoveredError
+        base = next(kind for kind in family.failures if issubclass(reply, kind))
+        cluster = next(kind for kind in family.failures if issubclass(uncovered, kind))
+        return cls(cast("type[Exception]", base), reply, (module.DataError, cluster), uncovered)
 
 
 class _LoopState:
@@ -86,7 +103,9 @@ class AutoPipeline:
     def __init__(self, client: AsyncClient, *, max_batch: int = 256, max_in_flight: int = 1):
         if max_batch < 1 or max_in_flight < 1:
             raise ValueError("max_batch and max_in_flight must be at least 1")
-        self.client = client
+        # A valkey-py client has redis-py's API: held under redis-py's types.
+        self.client = cast("RedisPyAsync", client)
+        self._errors = _Errors.of(client)
         self.max_batch = max_batch
         # Never more batches out than the pool may open connections (redis-py's
         # ConnectionPool raises "Too many connections" beyond its max_connections).
@@ -146,8 +165,8 @@ class AutoPipeline:
         try:
             try:
                 replies = await self._pipeline([args for args, _ in batch])
-            except (DataError, RedisClusterException) as error:
-                if len(batch) == 1 or isinstance(error, SlotNotCoveredError):
+            except self._errors.refused as error:
+                if len(batch) == 1 or isinstance(error, self._errors.uncovered_slot):
                     raise
                 # A command redis-py refused before sending anything (an argument it
                 # cannot encode, a key it cannot route): find whose it is by sending each
@@ -156,7 +175,7 @@ class AutoPipeline:
                     await self._send([pending])
                 return
             if len(replies) != len(batch):
-                raise RedisError(f"{len(replies)} replies to a pipeline of {len(batch)}")
+                raise self._errors.base(f"{len(replies)} replies to a pipeline of {len(batch)}")
         except BaseException as error:
             for _, future in batch:
                 _fail(future, error)
@@ -167,7 +186,7 @@ class AutoPipeline:
             for (_, future), reply in zip(batch, replies, strict=True):
                 if future.done():
                     continue  # the caller was cancelled: its reply is dropped
-                if isinstance(reply, ResponseError):
+                if isinstance(reply, self._errors.reply):
                     future.set_exception(reply)  # its own, as the parser made it
                 elif isinstance(reply, BaseException):
                     # Not a reply but redis-py's error in the command's place (a cluster
@@ -179,7 +198,7 @@ class AutoPipeline:
         finally:
             # Whatever went wrong above, no caller of this batch is left waiting forever.
             for _, future in batch:
-                _fail(future, RedisError("the auto-pipeline lost this command's reply"))
+                _fail(future, self._errors.base("the auto-pipeline lost this command's reply"))
 
     async def _pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         # The pipeline takes one connection from the client's pool for the whole batch

@@ -12,11 +12,21 @@ from datetime import timedelta
 from typing import Any, TypeVar, cast
 
 from .._engine.keys import MaxAge
-from .._engine.protocol import Batch, Command, Emit, Iteration, Operation, Request, ScriptCall
+from .._engine.protocol import (
+    Arg,
+    Batch,
+    Command,
+    Emit,
+    Iteration,
+    Operation,
+    Request,
+    ScriptCall,
+)
 from .._engine.types import SessionInfo
 from . import compat
 from .base import StoreBase, batch_replies, command_args, failure, unknown_scripts
 from .clients import AsyncClient, RedisPyAsync
+from .pipelining import AutoPipeline
 
 T = TypeVar("T")
 
@@ -24,7 +34,13 @@ T = TypeVar("T")
 class AsyncStore(StoreBase):
     """Sessions in Redis, for asyncio: a ``redis.asyncio.Redis`` or ``RedisCluster`` (or
     a Sentinel's ``master_for``), or valkey-py's ``valkey.asyncio.Valkey`` /
-    ``ValkeyCluster``."""
+    ``ValkeyCluster``.
+
+    ``pipelining=True``: the operations that concurrent tasks start in the same loop
+    iteration go to Redis together in one pipeline, each still atomic with its own result
+    or exception (docs/design.md, "Auto-pipelining"); ``False`` sends each on its own
+    pooled connection.
+    """
 
     def __init__(
         self,
@@ -35,6 +51,7 @@ class AsyncStore(StoreBase):
         absolute_max_age: MaxAge | None = None,
         prefix: str = "rss",
         id_bytes: int = 32,
+        pipelining: bool = True,
     ) -> None:
         super().__init__(
             client,
@@ -47,6 +64,10 @@ class AsyncStore(StoreBase):
         # A valkey-py client has redis-py's API: held under redis-py's types.
         self.client = cast("RedisPyAsync", client)
         self._loop: asyncio.AbstractEventLoop | None = None
+        # pipelining: the commands that concurrent tasks start in one loop iteration go
+        # out together as one pipeline, each with its own reply (see pipelining.py);
+        # without it each command takes a pooled connection of its own.
+        self._auto = AutoPipeline(client) if pipelining else None
 
     # -- driving the engine ------------------------------------------------------------
 
@@ -84,18 +105,24 @@ class AsyncStore(StoreBase):
             if isinstance(request, Batch):
                 return await self._send_batch(request)
             if isinstance(request, Command):
-                return await self.client.execute_command(*request.args)
-            script, keys, args = request.script, request.keys, request.args
-            if script.sha in self._scripts_sent:
+                return await self._execute(request.args)
+            sha = request.script.sha
+            if sha in self._scripts_sent:
                 try:
-                    return await self.client.evalsha(script.sha, len(keys), *keys, *args)
+                    return await self._execute(command_args(request))
                 except self._family.no_script:
                     pass  # the server forgot it: a restart, a failover, SCRIPT FLUSH
-            reply = await self.client.eval(script.source, len(keys), *keys, *args)
-            self._scripts_sent.add(script.sha)
+            reply = await self._execute(command_args(request, source=True))
+            self._scripts_sent.add(sha)
             return reply
         except self._family.failures as error:
             raise failure(request, error) from error
+
+    async def _execute(self, args: tuple[Arg, ...]) -> Any:
+        """One command: in the next auto-pipelined batch, or on its own connection."""
+        if self._auto is not None:
+            return await self._auto.execute(args)
+        return await self.client.execute_command(*args)
 
     async def _pipeline(self, requests: list[Command | ScriptCall], source: bool) -> list[Any]:
         pipe = self.client.pipeline(transaction=False)

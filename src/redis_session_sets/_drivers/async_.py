@@ -51,6 +51,7 @@ class AsyncStore(StoreBase):
         absolute_max_age: MaxAge | None = None,
         prefix: str = "rss",
         id_bytes: int = 32,
+        index_slack: MaxAge = timedelta(minutes=10),
         pipelining: bool = True,
     ) -> None:
         super().__init__(
@@ -60,6 +61,7 @@ class AsyncStore(StoreBase):
             absolute_max_age=absolute_max_age,
             prefix=prefix,
             id_bytes=id_bytes,
+            index_slack=index_slack,
         )
         # A valkey-py client has redis-py's API: held under redis-py's types.
         self.client = cast("RedisPyAsync", client)
@@ -149,6 +151,20 @@ class AsyncStore(StoreBase):
     ) -> None:
         await self.run(self.core.set(session_id, values, max_age))
 
+    async def update(
+        self,
+        session_id: str,
+        values: Mapping[str, Any] | None = None,
+        *,
+        unset: Iterable[str] = (),
+        incr: Mapping[str, int] | None = None,
+        max_age: MaxAge | None = None,
+    ) -> dict[str, int]:
+        """``set`` + ``unset`` + ``incr`` in one atomic round trip; the new value of each
+        incremented field."""
+        result = await self.run(self.core.update(session_id, values, unset, max_age, incr=incr))
+        return result or {}
+
     async def unset(
         self, session_id: str, fields: Iterable[str], max_age: MaxAge | None = None
     ) -> None:
@@ -174,8 +190,8 @@ class AsyncStore(StoreBase):
     async def info(self, session_id: str) -> SessionInfo | None:
         return await self.run(self.core.info(session_id))
 
-    async def sessions(self, field: str, value: str | int) -> list[str]:
-        return await self.run(self.core.sessions(field, value))
+    async def sessions(self, field: str, value: str | int, batch_size: int = 500) -> list[str]:
+        return await self.run(self.core.sessions(field, value, batch_size))
 
     def iter_sessions(
         self, field: str, value: str | int, batch_size: int = 500
@@ -183,8 +199,8 @@ class AsyncStore(StoreBase):
         # The core checks the arguments now; the iterator sends nothing until iterated.
         return _flatten(self.iterate(self.core.iter_sessions(field, value, batch_size)))
 
-    async def count(self, field: str, value: str | int) -> int:
-        return await self.run(self.core.count(field, value))
+    async def count(self, field: str, value: str | int, batch_size: int = 500) -> int:
+        return await self.run(self.core.count(field, value, batch_size))
 
     async def delete_all(self, field: str, value: str | int, *, keep: Iterable[str] = ()) -> int:
         return await self.run(self.core.delete_all(field, value, keep=keep))

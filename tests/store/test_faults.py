@@ -190,23 +190,24 @@ async def stores(
 ) -> AsyncIterator[tuple[Store | AsyncStore, Store]]:
     """The store under test (sync or async) and a sync store for the final checks."""
     check = redis.Redis(port=server.port)
-    if kind == "async":
+    if kind.startswith("async"):
         client: Any = redis.asyncio.Redis(port=server.port, **options)
-        store: Store | AsyncStore = AsyncStore(client, references=REFS)
+        pipelining = kind != "async-unpipelined"
+        store: Store | AsyncStore = AsyncStore(client, references=REFS, pipelining=pipelining)
     else:
         client = redis.Redis(port=server.port, **options)
         store = Store(client, references=REFS)
     try:
         yield store, Store(check, references=REFS)
     finally:
-        if kind == "async":
+        if kind.startswith("async"):
             await client.aclose()
         else:
             client.close()
         check.close()
 
 
-@pytest.mark.parametrize("kind", ["async", "sync"])
+@pytest.mark.parametrize("kind", ["async", "async-unpipelined", "sync"])
 @pytest.mark.parametrize("retries", ["none", "default"])
 async def test_connections_killed_mid_operation(
     server: RedisServer, kind: str, retries: str
@@ -220,7 +221,11 @@ async def test_connections_killed_mid_operation(
         async def fault() -> None:
             nonlocal killed
             deadline, end = time.monotonic() + RUN_SECONDS, limit()
-            while time.monotonic() < deadline or (load.ops < 200 and time.monotonic() < end):
+            # On a loaded machine, go on (bounded) until the load has done its share,
+            # an index read that reported sessions included.
+            while time.monotonic() < deadline or (
+                (load.ops < 200 or not load.reports) and time.monotonic() < end
+            ):
                 killed += await killer.client_kill_filter(_type="normal", skipme=True)
                 await asyncio.sleep(random.uniform(0, 0.01))
 
@@ -234,7 +239,7 @@ async def test_connections_killed_mid_operation(
         assert_indexes_true(check.client, check)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("kind", ["async", "sync"])
+@pytest.mark.parametrize("kind", ["async", "async-unpipelined", "sync"])
 async def test_redis_restarted_during_load(server: RedisServer, kind: str) -> None:
     async with stores(server, kind, retry=no_retry(), socket_timeout=2) as (store, check):
         load = Load(store)
@@ -310,6 +315,14 @@ async def test_eviction_under_maxmemory(kind: str) -> None:
         server.close()
 
 
+def is_out_of_memory(error: BaseException | None) -> bool:
+    """Redis's OOM error: its own class on Redis >= 7 and Valkey; Redis 6.2 passes an error
+    raised inside a script on as a generic script error that quotes it."""
+    if isinstance(error, redis.exceptions.OutOfMemoryError):
+        return True
+    return isinstance(error, redis.ResponseError) and "-OOM command not allowed" in str(error)
+
+
 def test_out_of_memory_fails_loudly_and_writes_nothing() -> None:
     """Regression: under OOM a script's first write fails, and incr caught that error
     with the overflow check and raised TypeError ("does not hold an integer") — a wrong
@@ -335,7 +348,7 @@ def test_out_of_memory_fails_loudly_and_writes_nothing() -> None:
         for write in writes:
             with pytest.raises(SessionStoreError) as caught:
                 write()
-            assert isinstance(caught.value.__cause__, redis.exceptions.OutOfMemoryError)
+            assert is_out_of_memory(caught.value.__cause__)
         # Reads still work, and nothing was half-written.
         assert store.get(session_id) == {"n": 1, "user_id": 3}
         assert store.sessions("user_id", 3) == [session_id]

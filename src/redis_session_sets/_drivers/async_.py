@@ -1,4 +1,5 @@
-"""``AsyncStore``: the driver for asyncio (a ``redis.asyncio.Redis`` or ``RedisCluster``).
+"""``AsyncStore``: the driver for asyncio (a ``redis.asyncio.Redis`` or ``RedisCluster``,
+or valkey-py's ``valkey.asyncio.Valkey`` / ``ValkeyCluster``).
 
 The twin of ``sync.Store``, line by line, differing only in ``await`` (see ``base``).
 """
@@ -8,24 +9,38 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import timedelta
-from typing import Any, TypeVar
-
-import redis.asyncio
-from redis.exceptions import NoScriptError
+from typing import Any, TypeVar, cast
 
 from .._engine.keys import MaxAge
-from .._engine.protocol import Batch, Command, Emit, Iteration, Operation, Request, ScriptCall
+from .._engine.protocol import (
+    Arg,
+    Batch,
+    Command,
+    Emit,
+    Iteration,
+    Operation,
+    Request,
+    ScriptCall,
+)
 from .._engine.types import SessionInfo
 from . import compat
-from .base import FAILURES, StoreBase, batch_replies, command_args, failure, unknown_scripts
+from .base import StoreBase, batch_replies, command_args, failure, unknown_scripts
+from .clients import AsyncClient, RedisPyAsync
+from .pipelining import AutoPipeline
 
 T = TypeVar("T")
 
-AsyncClient = compat.AsyncClient
-
 
 class AsyncStore(StoreBase):
-    """Sessions in Redis, for asyncio (a ``redis.asyncio.Redis`` or ``RedisCluster``)."""
+    """Sessions in Redis, for asyncio: a ``redis.asyncio.Redis`` or ``RedisCluster`` (or
+    a Sentinel's ``master_for``), or valkey-py's ``valkey.asyncio.Valkey`` /
+    ``ValkeyCluster``.
+
+    ``pipelining=True``: the operations that concurrent tasks start in the same loop
+    iteration go to Redis together in one pipeline, each still atomic with its own result
+    or exception (docs/design.md, "Auto-pipelining"); ``False`` sends each on its own
+    pooled connection.
+    """
 
     def __init__(
         self,
@@ -37,18 +52,24 @@ class AsyncStore(StoreBase):
         prefix: str = "rss",
         id_bytes: int = 32,
         index_slack: MaxAge = timedelta(minutes=10),
+        pipelining: bool = True,
     ) -> None:
         super().__init__(
+            client,
             references=references,
             max_age=max_age,
             absolute_max_age=absolute_max_age,
             prefix=prefix,
             id_bytes=id_bytes,
             index_slack=index_slack,
-            is_cluster=isinstance(client, redis.asyncio.RedisCluster),
         )
-        self.client = client
+        # A valkey-py client has redis-py's API: held under redis-py's types.
+        self.client = cast("RedisPyAsync", client)
         self._loop: asyncio.AbstractEventLoop | None = None
+        # pipelining: the commands that concurrent tasks start in one loop iteration go
+        # out together as one pipeline, each with its own reply (see pipelining.py);
+        # without it each command takes a pooled connection of its own.
+        self._auto = AutoPipeline(client) if pipelining else None
 
     # -- driving the engine ------------------------------------------------------------
 
@@ -79,25 +100,31 @@ class AsyncStore(StoreBase):
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             if self._loop is not None:
-                compat.forget_connections(self.client)
+                compat.forget_connections(self.client, cluster=self._cluster)
             self._loop = loop
         try:
-            await compat.ready(self.client)
+            await compat.ready(self.client, cluster=self._cluster)
             if isinstance(request, Batch):
                 return await self._send_batch(request)
             if isinstance(request, Command):
-                return await self.client.execute_command(*request.args)
-            script, keys, args = request.script, request.keys, request.args
-            if script.sha in self._scripts_sent:
+                return await self._execute(request.args)
+            sha = request.script.sha
+            if sha in self._scripts_sent:
                 try:
-                    return await self.client.evalsha(script.sha, len(keys), *keys, *args)
-                except NoScriptError:
+                    return await self._execute(command_args(request))
+                except self._family.no_script:
                     pass  # the server forgot it: a restart, a failover, SCRIPT FLUSH
-            reply = await self.client.eval(script.source, len(keys), *keys, *args)
-            self._scripts_sent.add(script.sha)
+            reply = await self._execute(command_args(request, source=True))
+            self._scripts_sent.add(sha)
             return reply
-        except FAILURES as error:
+        except self._family.failures as error:
             raise failure(request, error) from error
+
+    async def _execute(self, args: tuple[Arg, ...]) -> Any:
+        """One command: in the next auto-pipelined batch, or on its own connection."""
+        if self._auto is not None:
+            return await self._auto.execute(args)
+        return await self.client.execute_command(*args)
 
     async def _pipeline(self, requests: list[Command | ScriptCall], source: bool) -> list[Any]:
         pipe = self.client.pipeline(transaction=False)
@@ -107,7 +134,7 @@ class AsyncStore(StoreBase):
 
     async def _send_batch(self, batch: Batch) -> list[Any]:
         replies = await self._pipeline(list(batch.requests), source=False)
-        unknown = unknown_scripts(replies)
+        unknown = unknown_scripts(replies, self._family.no_script)
         if unknown:
             again = await self._pipeline([batch.requests[i] for i in unknown], source=True)
             for i, reply in zip(unknown, again, strict=True):

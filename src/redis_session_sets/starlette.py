@@ -60,6 +60,7 @@ class DictSession(dict[str, Any]):
     @property
     def session_id(self) -> str | None:
         """The public id (safe to show and log); None until a new session is saved."""
+        self.accessed = True  # it comes from the cookie: a response showing it varies
         return self.state.session_id
 
     def regenerate(self) -> None:

@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test suite soak lint docs servers server-redis-6.2 server-valkey-9 install redis-server chromium demo wrk bench clean
+.PHONY: test suite check fix soak lint docs servers server-redis-6.2 server-valkey-9 install redis-server chromium demo wrk bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -27,10 +27,18 @@ chromium:
 	  (apt-get update -qq && apt-get install -y -qq chromium >/dev/null) || \
 	  echo "chromium could not be installed: the browser test will be skipped"
 
+# Lint and types, writing nothing (`make check` is `make lint`).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+
+check: lint
+
+# Let ruff fix what it can and format the code.
+fix: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 # The documentation site, built strictly (a broken link, reference or include fails) into
 # site/ (git-ignored). `make test` builds it too, so the docs cannot rot.
@@ -61,8 +69,9 @@ servers:
 	@$(MAKE) --no-print-directory -j --output-sync=target server-redis-6.2 server-valkey-9
 
 # The whole suite on Redis 7 (the matrix runs valkey-py's clients on Valkey 9).
+# It prints its line coverage of the package at the end (a figure, not a gate).
 suite: $(STAMP) redis-server chromium
-	$(VENV)/bin/pytest -q --clients=redis-py
+	$(VENV)/bin/pytest -q --clients=redis-py --cov=redis_session_sets --cov-report=term:skip-covered
 
 # The suite and the two matrix runs side by side: they mostly wait on Redis and on
 # servers, so together they take little longer than the suite alone. Each run's output
@@ -71,9 +80,9 @@ test: $(STAMP) redis-server chromium lint docs
 	@$(MAKE) --no-print-directory -j --output-sync=target suite server-redis-6.2 server-valkey-9
 
 # The whole suite, the stress tests (model-based, concurrency, faults, fuzzing) with
-# budgets many times larger than in `make test`: minutes, not seconds.
+# budgets many times larger than in `make test`, and the slow tests: minutes, not seconds.
 soak: $(STAMP) redis-server
-	HYPOTHESIS_PROFILE=soak $(VENV)/bin/pytest -q --timeout 3600
+	HYPOTHESIS_PROFILE=soak $(VENV)/bin/pytest -q --timeout 3600 -m 'slow or not slow'
 
 # The demo on http://127.0.0.1:8000 (its own Redis unless REDIS_URL is set).
 demo: $(STAMP) redis-server

@@ -326,6 +326,24 @@ async def test_touch_interval_renews_at_most_once_per_interval(
         assert raw.pttl(key) > 10_000
 
 
+async def test_a_session_without_touched_is_renewed_by_a_read(
+    store: AsyncStore, hooks: Hooks, raw: redis.Redis
+) -> None:
+    """The same renewal rule as SessionMiddleware's: no __touched means due."""
+    app = make_app(ours(store, touch_interval=60), hooks)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as browser:
+        await browser.get("/set/a/1")
+        key = f"rss:s:{{{session_id_for(token_of(browser))}}}"
+        raw.hdel(key, "__touched")
+        raw.pexpire(key, 10_000)
+        response = await browser.get("/get")
+        assert response.json() == {"a": "1"}
+        assert "Max-Age=" in response.headers["set-cookie"]
+        assert raw.pttl(key) > 10_000
+        assert raw.hget(key, "__touched") is not None
+
+
 async def test_unsigned_cookies(store: AsyncStore, hooks: Hooks, raw: redis.Redis) -> None:
     app = make_app(ours(store, secret_keys=None, signed=False), hooks)
     transport = httpx.ASGITransport(app=app)

@@ -64,8 +64,9 @@ server-redis-6.2: $(STAMP) redis-server
 server-valkey-9: $(STAMP) redis-server
 	$(MATRIX_PYTEST) --server=valkey-9 --clients=valkey-py $(SERVER_MATRIX)
 
+# (-j without a number: a sub-make's -jN ran one job fewer than N here.)
 servers:
-	@$(MAKE) --no-print-directory -j2 --output-sync=target server-redis-6.2 server-valkey-9
+	@$(MAKE) --no-print-directory -j --output-sync=target server-redis-6.2 server-valkey-9
 
 # The whole suite on Redis 7 (the matrix runs valkey-py's clients on Valkey 9).
 # It prints its line coverage of the package at the end (a figure, not a gate).
@@ -76,12 +77,12 @@ suite: $(STAMP) redis-server chromium
 # servers, so together they take little longer than the suite alone. Each run's output
 # is printed when it ends.
 test: $(STAMP) redis-server chromium lint docs
-	@$(MAKE) --no-print-directory -j3 --output-sync=target suite server-redis-6.2 server-valkey-9
+	@$(MAKE) --no-print-directory -j --output-sync=target suite server-redis-6.2 server-valkey-9
 
 # The whole suite, the stress tests (model-based, concurrency, faults, fuzzing) with
-# budgets many times larger than in `make test`: minutes, not seconds.
+# budgets many times larger than in `make test`, and the slow tests: minutes, not seconds.
 soak: $(STAMP) redis-server
-	HYPOTHESIS_PROFILE=soak $(VENV)/bin/pytest -q --timeout 3600
+	HYPOTHESIS_PROFILE=soak $(VENV)/bin/pytest -q --timeout 3600 -m 'slow or not slow'
 
 # The demo on http://127.0.0.1:8000 (its own Redis unless REDIS_URL is set).
 demo: $(STAMP) redis-server

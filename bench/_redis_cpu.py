@@ -45,9 +45,13 @@ def run_redis_cpu(url: str, calls: int = 2000, rounds: int = 5) -> dict[str, Any
             "evalsha",
             lambda i: store.set(session_id, {"theme": "dark" if i % 2 else "light"}),
         ),
+        "set_reference_again": (
+            "evalsha",
+            lambda i: store.set(session_id, {"user_id": "42", "theme": "dark"}),
+        ),
         "set_moving_reference": (
             "evalsha",
-            lambda i: store.set(session_id, {"user_id": "42" if i % 2 else "43"}),
+            lambda i: store.set(session_id, {"user_id": "43" if i % 2 else "42"}),
         ),
         "update_write_route": (
             "evalsha",

@@ -152,6 +152,7 @@ REDIS_CPU_LABELS = {
     "hset": "bare `HSET` (no script, no TTL)",
     "minimal_script": "minimal atomic write: `EVALSHA` of `HSET` + `PEXPIRE`",
     "set_same_reference": "`set` of a field, reference kept (covered by the index slack)",
+    "set_reference_again": "`set` of a reference to the value it holds (and a field)",
     "set_moving_reference": "`set` that moves the session to another index",
     "update_write_route": "`update` of the /write route (user_id kept, counter + 1)",
 }
@@ -280,7 +281,12 @@ def headline(results: dict[str, Any]) -> str:
         ]
         lines += [
             f"| {REDIS_CPU_LABELS[key]} | {cpu[key]:.2f}{X} |"
-            for key in ("set_same_reference", "set_moving_reference", "update_write_route")
+            for key in (
+                "set_same_reference",
+                "set_reference_again",
+                "set_moving_reference",
+                "update_write_route",
+            )
             if key in cpu
         ]
     if "memory" in results or "lost" in results:

@@ -29,6 +29,7 @@ from ._web.asgi import (
 from ._web.cookies import SecretKeys, cookie_max_age
 from ._web.dict_session import EXPIRE, SEND, DictSessionState, load, save
 from ._web.options import SessionOptions, renewal_due
+from ._web.revocation import serve_websocket
 
 __all__ = ["DictSession", "DictSessionMiddleware"]
 
@@ -56,7 +57,9 @@ class DictSessionMiddleware:
     Takes the options of ``SessionMiddleware``: the cookie carries a random token, signed
     with the first of ``secret_keys`` (all of them verify); ``secure=None`` sends
     ``Secure`` over https; ``touch_interval`` renews an unchanged session's TTL, and its
-    cookie, at most once per interval (a rolling idle timeout).
+    cookie, at most once per interval (a rolling idle timeout);
+    ``close_ended_websockets`` closes a WebSocket (code 4001) whose session ends while it
+    is open.
     """
 
     def __init__(
@@ -73,6 +76,7 @@ class DictSessionMiddleware:
         domain: str | None = None,
         path: str = "/",
         touch_interval: MaxAge | None = None,
+        close_ended_websockets: bool = True,
     ) -> None:
         if not isinstance(store, AsyncStore):
             raise TypeError(
@@ -80,6 +84,7 @@ class DictSessionMiddleware:
             )
         self.app = app
         self.store = store
+        self.close_ended_websockets = bool(close_ended_websockets)
         # The options are checked, and the cookie read and written, exactly as by the
         # library's SessionMiddleware.
         options = SessionOptions(
@@ -133,4 +138,14 @@ class DictSessionMiddleware:
                     message = {**message, "headers": headers}
             await send(message)
 
+        if scope["type"] == "websocket" and self.close_ended_websockets:
+            await serve_websocket(
+                self.app,
+                scope,
+                receive,
+                send_with_cookie,
+                store=self.store,
+                current_id=lambda: session.state.session_id,
+            )
+            return
         await self.app(scope, receive, send_with_cookie)

@@ -8,8 +8,11 @@ other module does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 
 import redis.asyncio
+import redis.asyncio.client
 
 AsyncClient = redis.asyncio.Redis | redis.asyncio.RedisCluster
 
@@ -43,3 +46,30 @@ async def ready(client: AsyncClient) -> None:
     the client's own lock, and a no-op once done; nothing to wait for on other clients."""
     if isinstance(client, redis.asyncio.RedisCluster):
         await client.initialize()
+
+
+@contextlib.asynccontextmanager
+async def pubsub(client: AsyncClient) -> AsyncIterator[redis.asyncio.client.PubSub]:
+    """A Pub/Sub connection to the client's server, closed on exit.
+
+    On a cluster, what is published with PUBLISH (not Redis 7's sharded SPUBLISH) reaches
+    every node's subscribers, so a subscription on one primary hears the whole cluster.
+    redis-py's asyncio ``RedisCluster`` has no ``pubsub()`` before 6.x, so a plain client
+    on one of its nodes subscribes.
+    """
+    if isinstance(client, redis.asyncio.RedisCluster):
+        node = client.get_default_node() or client.get_nodes()[0]
+        pool = redis.asyncio.ConnectionPool(**node.connection_kwargs)
+        single = redis.asyncio.Redis(connection_pool=pool)
+    else:
+        single, pool = client, None
+    subscription = single.pubsub()
+    try:
+        yield subscription
+    finally:
+        try:
+            close = getattr(subscription, "aclose", None) or subscription.reset  # redis 5.0.0
+            await close()
+        finally:
+            if pool is not None:
+                await pool.disconnect()

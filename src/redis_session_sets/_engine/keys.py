@@ -27,6 +27,13 @@ CREATED_FIELD = "__created"
 MaxAge = timedelta | int | float
 
 
+def ended_channel(prefix: str) -> str:
+    """The Pub/Sub channel on which the scripts that end sessions (delete, delete_all, a
+    limit, regenerate) publish the ended ids, space-separated (docs/design.md, "Ended
+    means ended"); the web layer closes those sessions' open WebSockets."""
+    return f"{prefix}:ended"
+
+
 def duration_ms(value: MaxAge, what: str, *, zero: bool = False) -> int:
     """A timedelta or a number of seconds, as whole milliseconds (> 0; or 0 with ``zero``)."""
     if isinstance(value, timedelta):

@@ -15,6 +15,7 @@ from .._engine.keys import MaxAge
 from .access import SESSION_KEY
 from .cookies import SecretKeys
 from .options import SessionOptions
+from .revocation import serve_websocket
 from .session import AsyncSession
 from .state import SessionFactory, SessionState
 
@@ -42,7 +43,13 @@ def cookie_header(scope: Scope) -> bytes | None:
 
 
 class SessionMiddleware:
-    """Gives each HTTP and WebSocket request a lazy ``AsyncSession`` (``get_session``)."""
+    """Gives each HTTP and WebSocket request a lazy ``AsyncSession`` (``get_session``).
+
+    ``close_ended_websockets``: a WebSocket whose session ends while it is open (deleted,
+    revoked, evicted by a limit, regenerated, from any process) is closed with code 4001
+    (``revocation``); one Pub/Sub subscription per process and store, opened with the
+    first WebSocket. HTTP requests are not concerned.
+    """
 
     def __init__(
         self,
@@ -58,6 +65,7 @@ class SessionMiddleware:
         domain: str | None = None,
         path: str = "/",
         touch_interval: MaxAge | None = None,
+        close_ended_websockets: bool = True,
     ) -> None:
         if not isinstance(store, AsyncStore):
             raise TypeError(
@@ -66,6 +74,7 @@ class SessionMiddleware:
             )
         self.app = app
         self.store = store
+        self.close_ended_websockets = bool(close_ended_websockets)
         options = SessionOptions(
             secret_keys=secret_keys,
             cookie_name=cookie_name,
@@ -105,4 +114,15 @@ class SessionMiddleware:
                     message = {**message, "headers": headers}
             await send(message)
 
+        if scope["type"] == "websocket" and self.close_ended_websockets:
+            # Closed (code 4001) if its session ends while open: see revocation.py.
+            await serve_websocket(
+                self.app,
+                scope,
+                receive,
+                send_with_cookie,
+                store=self.store,
+                current_id=state.known_id,
+            )
+            return
         await self.app(scope, receive, send_with_cookie)

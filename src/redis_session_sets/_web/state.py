@@ -90,6 +90,13 @@ class SessionState:
     def get_key(self) -> str:
         return self._core.session_key(self._current())
 
+    def known_id(self) -> str | None:
+        """The id whose session this request holds, as far as it knows without asking
+        Redis: the cookie's, or one it wrote; None when it has none (no cookie, or one
+        found gone). Mints nothing."""
+        self._load()
+        return None if self._fresh else self._id
+
     def _wrote(self, max_age_ms: int) -> None:
         """The current id's hash exists now and was renewed: send its cookie."""
         self._fresh = False

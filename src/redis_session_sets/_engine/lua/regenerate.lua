@@ -1,6 +1,7 @@
 -- regenerate.lua: move a session's data and index memberships to a new id, rotating
 -- its CSRF secret (if it has one). A missing session becomes a new, empty one (or,
--- when the new id already holds a session, that one is renewed: a retried call).
+-- when the new id already holds a session, that one is renewed: a retried call). The
+-- old id, when it held a session, is published on '<prefix>:ended'.
 -- KEYS[1]  the old session hash
 -- KEYS[2]  the new session hash
 -- ARGV[1..4] as lib.lua says
@@ -14,6 +15,7 @@ local created, old = open_session(ctx, key, id, now)
 if created then
   call_sliced('HSET', new_key, {}, redis.call('HGETALL', key), 1)
   redis.call('DEL', key)
+  redis.call('PUBLISH', ctx.prefix .. ':ended', id)
   if redis.call('HEXISTS', new_key, '__csrf') == 1 then
     redis.call('HSET', new_key, '__csrf', ARGV[8])
   end

@@ -159,6 +159,11 @@ class AsyncStore(StoreBase):
     async def count(self, field: str, value: str | int) -> int:
         return await self.run(self.core.count(field, value))
 
+    async def session_infos(
+        self, field: str, value: str | int, batch_size: int = 500
+    ) -> list[SessionInfo]:
+        return await self.run(self.core.session_infos(field, value, batch_size))
+
     async def delete_all(self, field: str, value: str | int, *, keep: Iterable[str] = ()) -> int:
         return await self.run(self.core.delete_all(field, value, keep=keep))
 

@@ -148,5 +148,10 @@ class Store(StoreBase):
     def count(self, field: str, value: str | int) -> int:
         return self.run(self.core.count(field, value))
 
+    def session_infos(
+        self, field: str, value: str | int, batch_size: int = 500
+    ) -> list[SessionInfo]:
+        return self.run(self.core.session_infos(field, value, batch_size))
+
     def delete_all(self, field: str, value: str | int, *, keep: Iterable[str] = ()) -> int:
         return self.run(self.core.delete_all(field, value, keep=keep))

@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from . import keys
-from .codec import decode_pairs, decode_value, encode_value, from_ms, text
+from .codec import decode_pairs, decode_value, encode_value, session_info, text
 from .keys import CREATED_FIELD, TOUCHED_FIELD, MaxAge, check_batch_size, duration_ms
 from .protocol import Arg, Command, Iteration, Operation, ScriptCall
 from .scripts import load_script
@@ -352,12 +352,11 @@ class StoreCore:
         key = self.session_key(session_id)
 
         def run() -> Operation[SessionInfo | None]:
-            status, times = yield from self._session_script("info", (key,), session_id, ())
+            status, found = yield from self._session_script("info", (key,), session_id, ())
             if status != 1:
                 return None
-            created, touched, now, ttl = (int(t) for t in times)
-            expires = now + ttl if ttl >= 0 else now
-            return SessionInfo(session_id, from_ms(created), from_ms(touched), from_ms(expires))
+            created, touched, now, ttl, ua, ip = found
+            return session_info(session_id, created, touched, ttl, ua, ip, now=now)
 
         return run()
 
@@ -370,6 +369,22 @@ class StoreCore:
     def count(self, field: str, value: str | int) -> Operation[int]:
         indexed = self.indexed(field, value)
         return self.topology.count(self, field, indexed)
+
+    def session_infos(
+        self, field: str, value: str | int, batch_size: int = 500
+    ) -> Operation[list[SessionInfo]]:
+        """The live sessions of the pair with their times and device, most recently active
+        first: one round trip on a single server for up to ``batch_size`` members, more
+        of bounded work beyond (docs/design.md, rule 8)."""
+        check_batch_size(batch_size)
+        indexed = self.indexed(field, value)
+        infos = self.topology.session_infos(self, field, indexed, batch_size)
+
+        def run() -> Operation[list[SessionInfo]]:
+            found = yield from infos
+            return sorted(found, key=lambda info: (info.touched_at, info.id), reverse=True)
+
+        return run()
 
     def iter_sessions(self, field: str, value: str | int, batch_size: int = 500) -> Iteration:
         check_batch_size(batch_size)

@@ -13,8 +13,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .codec import text
+from .codec import session_info, text
 from .protocol import Arg, Emit, Iteration, Operation, done
+from .types import SessionInfo
 
 if TYPE_CHECKING:
     from .core import StoreCore
@@ -44,6 +45,12 @@ class Topology:
         raise NotImplementedError
 
     def iter_sessions(self, core: StoreCore, field: str, value: str, batch_size: int) -> Iteration:
+        raise NotImplementedError
+
+    def session_infos(
+        self, core: StoreCore, field: str, value: str, batch_size: int
+    ) -> Operation[list[SessionInfo]]:
+        """The live sessions of the pair with their infos, in no particular order."""
         raise NotImplementedError
 
     def delete_all(
@@ -83,6 +90,23 @@ class SingleServer(Topology):
             yield Emit([text(member) for member in reply[1]])
             if cursor == "0":
                 return
+
+    def session_infos(
+        self, core: StoreCore, field: str, value: str, batch_size: int
+    ) -> Operation[list[SessionInfo]]:
+        # ZSCAN may return a member twice (while the set's table grows): one entry per id.
+        found: dict[str, SessionInfo] = {}
+        cursor: Arg = "0"
+        while True:
+            # COUNT one more than the batch: a set of up to batch_size members is one call.
+            reply = yield core.index_script("index_infos", field, value, cursor, batch_size + 1)
+            cursor, now, flat = text(reply[0]), reply[1], reply[2]
+            for i in range(0, len(flat), 6):
+                session_id = text(flat[i])
+                created, touched, ttl, ua, ip = flat[i + 1 : i + 6]
+                found[session_id] = session_info(session_id, created, touched, ttl, ua, ip, now=now)
+            if cursor == "0":
+                return list(found.values())
 
     def delete_all(
         self, core: StoreCore, field: str, value: str, kept: tuple[str, ...], batch_size: int

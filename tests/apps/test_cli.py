@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -138,6 +139,58 @@ def test_show_human(capsys: pytest.CaptureFixture[str], url: str, store: Store) 
     assert f"session      {session_id}" in out
     assert "user_id = 42" in out
     assert '  tenant   "acme"' in out
+
+
+# Terminal escape sequences a visitor may put in a session: clear the screen, set the
+# window title, C1's one-character CSI, DEL, a bidi override, a line separator, a newline
+# that would fake a line of output.
+HOSTILE = ["\x1b[2J", "\x1b]0;owned\x07", "\x9b31m", "\x7f", "\u202e", "\u2028", "x\nfake: 1"]
+RAW_CONTROLS = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e]")
+
+
+def test_show_escapes_control_characters(
+    capsys: pytest.CaptureFixture[str], url: str, store: Store, raw: redis.Redis
+) -> None:
+    (session_id,) = sessions_of(store, 42, 1)
+    key = store.get_session_key(session_id)
+    for i, hostile in enumerate(HOSTILE):
+        raw.hset(key, f"name{i}{hostile}", json.dumps(f"value{hostile}"))
+    raw.hset(key, "not json", "\x1b[31mred\\u001b")  # hand-written, read back as text
+    code, out, err = cli(capsys, "--url", url, "show", session_id)
+    assert code == 0, err
+    assert not RAW_CONTROLS.search(out), repr(out)
+    assert "fake: 1" not in out.splitlines()  # no line of output was faked
+    assert "name0\\u001b[2J" in out  # shown escaped
+    assert '"value\\u009b31m"' in out
+    assert "\\u001b[31mred\\\\u001b" in out  # a literal backslash cannot fake an escape
+    # --json: escaped too, and still the very same text once decoded.
+    code, out, err = cli(capsys, "--url", url, "show", session_id, "--json")
+    assert code == 0, err
+    assert not RAW_CONTROLS.search(out), repr(out)
+    fields = json.loads(out)["fields"]
+    for i, hostile in enumerate(HOSTILE):
+        assert fields[f"name{i}{hostile}"] == f"value{hostile}"
+    assert fields["not json"] == "\x1b[31mred\\u001b"
+
+
+def test_index_values_and_arguments_are_escaped_too(
+    capsys: pytest.CaptureFixture[str], url: str, store: Store
+) -> None:
+    session_id = store.create_session_id()
+    store.set(session_id, {"user_id": 1, "tenant": "\x1b]0;owned\x07"})
+    outputs = {}
+    for argv in (
+        ("show", session_id),
+        ("list", "tenant", "\x1b]0;owned\x07"),
+        ("revoke", "tenant", "\x1b]0;owned\x07"),
+        ("list", "bad\x1b[2J", "1"),  # a usage error, on stderr
+    ):
+        code, out, err = cli(capsys, "--url", url, *argv)
+        assert not RAW_CONTROLS.search(out + err), (argv, out, err)
+        outputs[argv[0] if code == 0 else "error"] = out + err
+    assert "tenant = \\u001b]0;owned\\u0007" in outputs["show"]
+    assert "revoked 1 session(s) with tenant = \\u001b]0;owned\\u0007" in outputs["revoke"]
+    assert "bad" in outputs["error"]
 
 
 def test_show_missing_is_exit_1(capsys: pytest.CaptureFixture[str], url: str) -> None:

@@ -15,6 +15,7 @@ from redis_session_sets import AsyncStore
 from redis_session_sets._cli import main
 from redis_session_sets.demo import create_app, describe_user_agent
 from tests.support.servers import RedisServer
+from tests.support.web import CommandCounter, id_of
 
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 SESSION_ID = re.compile(r'<code id="session-id">([^<]+)</code>')
@@ -77,11 +78,13 @@ async def test_signed_out_visitors_are_sent_to_sign_in(store: AsyncStore) -> Non
 async def test_sign_in_regenerates_the_id(store: AsyncStore, raw: redis.Redis) -> None:
     async with device(store, "Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0") as client:
         page = await client.get("/signin")
-        (anonymous,) = raw.keys("rss:s:*")  # the CSRF secret of the sign-in form lives here
+        assert raw.dbsize() == 0  # the form's CSRF token is derived, never stored
+        anonymous = client.cookies["session-id"]  # minted for the form's token
         answer = await client.post("/signin", data={"user_id": "1", "csrf_token": csrf(page)})
         assert answer.status_code == 303
+        assert client.cookies["session-id"] != anonymous  # sign-in regenerated the id
         (signed_in,) = raw.keys("rss:s:*")
-        assert signed_in != anonymous
+        assert signed_in != f"rss:s:{{{id_of(anonymous.rsplit('.', 1)[0])}}}".encode()
         home = await client.get("/")
         session_id = SESSION_ID.search(home.text)
         assert session_id
@@ -273,3 +276,29 @@ def test_describe_user_agent() -> None:
     for agent, expected in cases.items():
         assert describe_user_agent(agent) == expected
     assert describe_user_agent(None) == "Unknown browser"
+
+
+# -- a bounded home page -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("others", [3, 50, 200])
+async def test_the_home_page_costs_a_bounded_number_of_commands(
+    store: AsyncStore, raw: redis.Redis, others: int
+) -> None:
+    from redis_session_sets.demo._app import INDEX_BATCHES, LISTED
+
+    for _ in range(others):  # the same user signed in on many devices (no passwords here)
+        await store.set(store.create_session_id(), {"user_id": 1, "user_agent": "curl/8"})
+    async with device(store) as client:
+        mine = await sign_in(client)
+        with CommandCounter(raw) as count:
+            page = await client.get("/")
+    assert page.status_code == 200
+    listed = re.findall(r'<tr class="(?:current|other)" data-session="([^"]+)"', page.text)
+    assert listed[0] == mine  # this device first, always
+    assert len(listed) == min(others + 1, LISTED)
+    assert ('id="more-sessions"' in page.text) == (others + 1 > LISTED)
+    # The session's read and write, a few index batches, two calls per listed session:
+    # the same bound at 50 or 200 sessions (before: two calls per session of the index).
+    bound = 2 + INDEX_BATCHES + 2 * LISTED
+    assert count.value <= bound, count.commands

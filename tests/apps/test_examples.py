@@ -13,7 +13,7 @@ import redis
 import redis.asyncio
 from flask.testing import FlaskClient
 
-from examples import fastapi_app, flask_app, starlette_app
+from examples import fastapi_app, flask_app, litestar_app, quart_app, starlette_app
 from redis_session_sets import Store
 from tests.support.web import id_of, set_cookies
 
@@ -31,7 +31,11 @@ def cookie_id(cookie_value: str | None) -> str:
     return id_of(cookie_value.rsplit(".", 1)[0])
 
 
-@pytest.mark.parametrize("module", [fastapi_app, starlette_app], ids=["fastapi", "starlette"])
+@pytest.mark.parametrize(
+    "module",
+    [fastapi_app, starlette_app, litestar_app, quart_app],
+    ids=["fastapi", "starlette", "litestar", "quart"],
+)
 async def test_asgi_example(
     module: Any, async_client: redis.asyncio.Redis, sync_client: redis.Redis
 ) -> None:

@@ -20,9 +20,7 @@ import pytest
 import redis
 import redis.asyncio
 import redis.asyncio.cluster
-from redis.backoff import NoBackoff
 from redis.cluster import RedisCluster
-from redis.retry import Retry
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -31,26 +29,28 @@ from starlette.routing import Route
 from redis_session_sets import AsyncStore, SessionMiddleware, SessionStoreError, Store, get_session
 from redis_session_sets._engine.protocol import Batch, Operation
 from redis_session_sets._engine.protocol import Request as StoreRequest
+from tests.support import clients
 from tests.support.topologies import ClusterServers
 
 REFERENCES = ["user_id", "org"]
 
+pytestmark = pytest.mark.both_clients  # the store given redis-py's and valkey-py's clients
+
 
 @pytest.fixture
-def cluster_client(cluster: ClusterServers) -> Iterator[RedisCluster]:
+def cluster_client(cluster: ClusterServers, client_library: str) -> Iterator[RedisCluster]:
     cluster.flush()
-    client = RedisCluster(startup_nodes=cluster.startup_nodes)
+    client = clients.sync_cluster(client_library, cluster.addresses)
     yield client
     client.close()
 
 
 @pytest.fixture
 async def async_cluster_client(
-    cluster: ClusterServers,
+    cluster: ClusterServers, client_library: str
 ) -> AsyncIterator[redis.asyncio.RedisCluster]:
     cluster.flush()
-    nodes = [redis.asyncio.cluster.ClusterNode("127.0.0.1", node.port) for node in cluster.nodes]
-    client = redis.asyncio.RedisCluster(startup_nodes=nodes)
+    client = clients.async_cluster(client_library, cluster.addresses)
     yield client
     await client.aclose()
 
@@ -387,23 +387,24 @@ async def test_unknown_scripts_are_loaded_again(store: Store | AsyncStore) -> No
     assert await call(store, "sessions", "user_id", 3) == []
 
 
-def test_a_dead_primary_fails_its_slots_only() -> None:
+def test_a_dead_primary_fails_its_slots_only(client_library: str) -> None:
     servers = ClusterServers()
     try:
         servers.start()
-        client = RedisCluster(
-            startup_nodes=servers.startup_nodes,
+        client = clients.sync_cluster(
+            client_library,
+            servers.addresses,
             require_full_coverage=False,
             # A dead node refuses connections at once; the timeouts only bound a hang.
             socket_timeout=2,
             socket_connect_timeout=2,
-            retry=Retry(NoBackoff(), 0),
+            retry=clients.retry(client_library, 0),
         )
         store = Store(client, references=["user_id"])
         dead = servers.nodes[0]
 
         def on_dead_node(key: str) -> bool:
-            node = client.get_node_from_key(key)  # type: ignore[no-untyped-call]
+            node = client.get_node_from_key(key)
             return node is not None and node.port == dead.port
 
         # Sessions and users on the dead node's slots and on the others.

@@ -15,18 +15,18 @@ from typing import Any
 import pytest
 import redis
 import redis.asyncio
-import redis.asyncio.sentinel
-import redis.sentinel
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from redis_session_sets import AsyncStore, SessionStoreError, Store
+from tests.support import clients
 from tests.support.topologies import SENTINEL_MASTER, SentinelServers
 
 ACKED_AFTER_FAILOVER = 20
 # The store's clients fail fast rather than retry: an error is an error, and the writer
 # goes on with its next write.
 FAST: dict[str, Any] = {"socket_timeout": 1.0, "socket_connect_timeout": 1.0}
+# What a writer may meet during the failover: the store's error, or the client library's
+# (from the writer's own WAIT and replica reads).
+WRITE_ERRORS: tuple[type[Exception], ...] = (SessionStoreError, *clients.base_errors())
 
 
 @dataclass
@@ -63,7 +63,7 @@ def sync_writes(store: Store, client: redis.Redis, replica: redis.Redis, writer:
             store.set(session_id, writer.values(i))
             client.execute_command("WAIT", 1, 200)  # type: ignore[no-untyped-call]
             writer.record(session_id, i, replica.hget(store.get_session_key(session_id), "n"))
-        except (SessionStoreError, redis.RedisError):
+        except WRITE_ERRORS:
             writer.errors += 1
             time.sleep(0.02)
 
@@ -80,7 +80,7 @@ async def async_writes(
             await client.execute_command("WAIT", 1, 200)  # type: ignore[no-untyped-call]
             on_replica = await replica.hget(store.get_session_key(session_id), "n")
             writer.record(session_id, i, on_replica)
-        except (SessionStoreError, redis.RedisError):
+        except WRITE_ERRORS:
             writer.errors += 1
             await asyncio.sleep(0.02)
 
@@ -107,14 +107,16 @@ async def wait_until(check: Any, what: str, timeout: float = 30) -> None:
         await asyncio.sleep(0.05)
 
 
-async def test_failover_during_writes(sentinel_servers: SentinelServers) -> None:
+@pytest.mark.both_clients  # the store given redis-py's and valkey-py's Sentinel clients
+async def test_failover_during_writes(
+    sentinel_servers: SentinelServers, client_library: str
+) -> None:
     sentinels = [("127.0.0.1", sentinel_servers.sentinel_port)]
-    retry = Retry(NoBackoff(), 0)
-    sync_client = redis.sentinel.Sentinel(sentinels, **FAST).master_for(  # type: ignore[no-untyped-call]
-        SENTINEL_MASTER, retry=retry, **FAST
+    sync_client = clients.sentinel(client_library, sentinels, **FAST).master_for(
+        SENTINEL_MASTER, retry=clients.retry(client_library, 0), **FAST
     )
-    async_client = redis.asyncio.sentinel.Sentinel(sentinels, **FAST).master_for(  # type: ignore[no-untyped-call]
-        SENTINEL_MASTER, retry=retry, **FAST
+    async_client = clients.async_sentinel(client_library, sentinels, **FAST).master_for(
+        SENTINEL_MASTER, retry=clients.async_retry(client_library, 0), **FAST
     )
     # The server the failover promotes, watched directly by the test.
     replica = sentinel_servers.replica.client()

@@ -15,6 +15,8 @@ import redis
 from redis_session_sets import SessionInfo
 from tests.support.facade import collect
 
+pytestmark = pytest.mark.both_clients  # the store given redis-py's and valkey-py's clients
+
 VALUES: dict[str, Any] = {
     "int": 7,
     "big": 2**62,

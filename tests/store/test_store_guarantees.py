@@ -11,13 +11,13 @@ from typing import Any
 import pytest
 import redis
 import redis.asyncio
-from redis.asyncio.retry import Retry as AsyncRetry
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from redis_session_sets import AsyncStore, SessionStoreError, Store
+from tests.support import clients
 from tests.support.monitor import CommandLog
 from tests.support.servers import RedisServer
+
+pytestmark = pytest.mark.both_clients  # the store given redis-py's and valkey-py's clients
 
 
 def as_text(value: Any) -> str:
@@ -105,8 +105,8 @@ async def test_concurrent_reference_flips_keep_indexes_true(
 
 
 @pytest.fixture
-def counted(redis_server: RedisServer, raw: redis.Redis) -> Iterator[Store]:
-    client = redis.Redis(port=redis_server.port)
+def counted(redis_server: RedisServer, raw: redis.Redis, client_library: str) -> Iterator[Store]:
+    client = clients.sync_client(client_library, port=redis_server.port)
     yield Store(client, references=["user_id"])
     client.close()
 
@@ -189,12 +189,15 @@ def own_server() -> Iterator[RedisServer]:
     server.close()
 
 
-def quick_sync(port: int) -> redis.Redis:
-    return redis.Redis(port=port, socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 1))
+def quick_sync(library: str, port: int) -> Any:
+    retry = clients.retry(library, 1)
+    return clients.sync_client(library, port=port, socket_connect_timeout=0.5, retry=retry)
 
 
-def test_sync_store_fails_loudly_then_recovers(own_server: RedisServer) -> None:
-    store = Store(quick_sync(own_server.port), references=["user_id"])
+def test_sync_store_fails_loudly_then_recovers(
+    own_server: RedisServer, client_library: str
+) -> None:
+    store = Store(quick_sync(client_library, own_server.port), references=["user_id"])
     session_id = store.create_session_id()
     store.set(session_id, {"user_id": 1})
     own_server.stop()
@@ -207,16 +210,21 @@ def test_sync_store_fails_loudly_then_recovers(own_server: RedisServer) -> None:
         with pytest.raises(SessionStoreError) as raised:
             call()
         assert isinstance(raised.value, RuntimeError)
-        assert isinstance(raised.value.__cause__, redis.RedisError)
+        assert isinstance(raised.value.__cause__, clients.base_error(client_library))
     own_server.start()  # same port, empty (no persistence): the same store object works
     store.set(session_id, {"user_id": 2})
     assert store.get(session_id) == {"user_id": 2}
     assert store.sessions("user_id", 2) == [session_id]
 
 
-async def test_async_store_fails_loudly_then_recovers(own_server: RedisServer) -> None:
-    client = redis.asyncio.Redis(
-        port=own_server.port, socket_connect_timeout=0.5, retry=AsyncRetry(NoBackoff(), 1)
+async def test_async_store_fails_loudly_then_recovers(
+    own_server: RedisServer, client_library: str
+) -> None:
+    client = clients.async_client(
+        client_library,
+        port=own_server.port,
+        socket_connect_timeout=0.5,
+        retry=clients.async_retry(client_library, 1),
     )
     store = AsyncStore(client, references=["user_id"])
     session_id = store.create_session_id()
@@ -234,8 +242,10 @@ async def test_async_store_fails_loudly_then_recovers(own_server: RedisServer) -
     await client.aclose()
 
 
-async def test_client_with_decoded_responses(redis_server: RedisServer, raw: redis.Redis) -> None:
-    client = redis.asyncio.Redis(port=redis_server.port, decode_responses=True)
+async def test_client_with_decoded_responses(
+    redis_server: RedisServer, raw: redis.Redis, client_library: str
+) -> None:
+    client = clients.async_client(client_library, port=redis_server.port, decode_responses=True)
     store = AsyncStore(client, references=["user_id"])
     session_id = store.create_session_id()
     await store.set(session_id, {"user_id": "é", "n": [1]})

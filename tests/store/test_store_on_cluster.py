@@ -12,6 +12,7 @@ import redis.asyncio.cluster
 from redis.cluster import RedisCluster
 
 from tests.store.test_store import *  # noqa: F403
+from tests.support import clients
 from tests.support.topologies import ClusterServers
 
 
@@ -24,17 +25,18 @@ def raw(cluster: ClusterServers) -> Iterator[RedisCluster]:
 
 
 @pytest.fixture
-def sync_client(raw: RedisCluster, cluster: ClusterServers) -> Iterator[RedisCluster]:
-    client = RedisCluster(startup_nodes=cluster.startup_nodes)
+def sync_client(
+    raw: RedisCluster, cluster: ClusterServers, client_library: str
+) -> Iterator[RedisCluster]:
+    client = clients.sync_cluster(client_library, cluster.addresses)
     yield client
     client.close()
 
 
 @pytest.fixture
 async def async_client(
-    raw: RedisCluster, cluster: ClusterServers
+    raw: RedisCluster, cluster: ClusterServers, client_library: str
 ) -> AsyncIterator[redis.asyncio.RedisCluster]:
-    nodes = [redis.asyncio.cluster.ClusterNode("127.0.0.1", node.port) for node in cluster.nodes]
-    client = redis.asyncio.RedisCluster(startup_nodes=nodes)
+    client = clients.async_cluster(client_library, cluster.addresses)
     yield client
     await client.aclose()

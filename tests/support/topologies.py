@@ -86,6 +86,10 @@ class ClusterServers:
             )  # fmt: skip
 
     @property
+    def addresses(self) -> list[tuple[str, int]]:
+        return [("127.0.0.1", node.port) for node in self.nodes]
+
+    @property
     def startup_nodes(self) -> list[redis.cluster.ClusterNode]:
         return [
             redis.cluster.ClusterNode("127.0.0.1", node.port)  # type: ignore[no-untyped-call]

@@ -525,61 +525,7 @@ async def test_bad_arguments_raise_before_anything_is_written(
     assert "set-cookie" not in response.headers
 
 
-# -- CSRF ----------------------------------------------------------------------------
-
-
-async def test_csrf_tokens(client: httpx.AsyncClient, store: AsyncStore, raw: redis.Redis) -> None:
-    first = await client.get("/csrf")
-    token = first.text
-    assert len(set_cookies(first.headers)) == 1  # the secret (and session) were created
-    session_id = id_of(set_cookies(first.headers)[0].token)
-    assert raw.hexists(f"rss:s:{{{session_id}}}", "__csrf")
-    second = await client.get("/csrf")
-    assert second.text != token  # freshly salted
-    assert "set-cookie" not in second.headers  # the secret existed: nothing written
-    for good in (token, second.text):
-        assert (await client.post("/verify", json={"token": good})).json() == {"ok": True}
-    junk: list[Any] = [None, "", 42, "x" * 64, token[:-1], token + "A", "é" * 64, ["a"]]
-    junk.append(token[:10] + ("B" if token[10] != "B" else "C") + token[11:])
-    for bad in junk:
-        response = await client.post("/verify", json={"token": bad})
-        assert response.json() == {"ok": False}, bad
-    assert await store.get(session_id) == {}  # __csrf is never returned by get()
-
-
-async def test_csrf_token_of_another_session_fails(store: AsyncStore) -> None:
-    app = make_app(store, secret_keys=[KEY])
-    async with client_for(app) as alice, client_for(app) as bob:
-        alice_token = (await alice.get("/csrf")).text
-        await bob.get("/csrf")
-        assert (await bob.post("/verify", json={"token": alice_token})).json() == {"ok": False}
-        assert (await alice.post("/verify", json={"token": alice_token})).json() == {"ok": True}
-
-
-async def test_csrf_without_secret_fails_and_reading_never_creates_one(
-    client: httpx.AsyncClient, store: AsyncStore, raw: redis.Redis
-) -> None:
-    foreign = (await client.get("/csrf")).text
-    client.cookies.clear()
-    # No session at all: False without Redis.
-    with CommandCounter(raw) as count:
-        response = await client.post("/verify", json={"token": foreign})
-    assert (response.json(), count.value) == ({"ok": False}, 0)
-    # A session without a secret: False, and the check writes nothing.
-    session_id = (await client.post("/write", json={"a": 1})).json()["id"]
-    await client.get("/read")
-    response = await client.post("/verify", json={"token": foreign})
-    assert response.json() == {"ok": False}
-    assert "set-cookie" not in response.headers
-    assert not raw.hexists(f"rss:s:{{{session_id}}}", "__csrf")
-
-
-async def test_regenerate_rotates_the_csrf_secret(client: httpx.AsyncClient) -> None:
-    token = (await client.get("/csrf")).text
-    await client.post("/regenerate")
-    assert (await client.post("/verify", json={"token": token})).json() == {"ok": False}
-    fresh = (await client.get("/csrf")).text
-    assert (await client.post("/verify", json={"token": fresh})).json() == {"ok": True}
+# -- CSRF: tests/web/test_csrf.py ----------------------------------------------------
 
 
 # -- touch_interval ------------------------------------------------------------------
@@ -648,22 +594,6 @@ async def test_touch_interval_zero_renews_on_every_read(
             assert response.json() == {"name": "ada"}
             assert len(set_cookies(response.headers)) == 1
             assert raw.ttl(key) > MAX_AGE - 10
-
-
-async def test_csrf_secret_creation_counts_as_a_touch(store: AsyncStore, raw: redis.Redis) -> None:
-    app = make_app(store, secret_keys=[KEY], touch_interval=600)
-    async with client_for(app) as client:
-        created = await client.get("/csrf")  # creates the session and its secret
-        session_id = id_of(set_cookies(created.headers)[0].token)
-        assert raw.hget(f"rss:s:{{{session_id}}}", "__touched") is not None
-        with CommandCounter(raw) as count:
-            response = await client.get("/read")
-        assert (count.value, "set-cookie" in response.headers) == (1, False)
-        await client.post("/write", json={"a": 1})  # on an existing session, no secret yet
-        raw.hdel(f"rss:s:{{{session_id}}}", "__csrf")
-        raw.hset(f"rss:s:{{{session_id}}}", "__touched", 0)
-        assert len(set_cookies((await client.get("/csrf")).headers)) == 1
-        assert int(raw.hget(f"rss:s:{{{session_id}}}", "__touched") or 0) > 0
 
 
 async def test_without_touch_interval_reads_never_write(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import hmac
 import re
 from typing import Any
 
@@ -12,7 +14,7 @@ from hypothesis import strategies as st
 from itsdangerous import Signer
 
 from redis_session_sets._web.cookies import CookieSettings, cookie_value
-from redis_session_sets._web.csrf import check_token, make_token, parse_token
+from redis_session_sets._web.csrf import CsrfTokens, parse_token
 from redis_session_sets._web.tokens import is_token, mint_token, session_id_for
 
 
@@ -87,11 +89,58 @@ def test_settings_are_checked() -> None:
     assert "s3cret" not in repr(CookieSettings(secret_keys="s3cret"))
 
 
-def test_csrf_tokens_on_their_own() -> None:
-    token = make_token("secret")
-    raw = parse_token(token)
-    assert raw is not None and check_token("secret", raw)
-    assert not check_token("other", raw)
-    assert make_token("secret") != token
-    for junk in (None, 1, "", "a" * 63, "a" * 65, "+" * 64, token.encode()):
+def expected_mac(key: bytes | None, session_token: str, salt: bytes) -> bytes:
+    """The MAC of a CSRF token as docs/design.md defines it, written out independently."""
+    k = (
+        session_token.encode()
+        if key is None
+        else hmac.digest(key, b"csrf" + session_token.encode(), "sha256")
+    )
+    return hmac.digest(k, salt, "sha256")
+
+
+@pytest.mark.parametrize("keys", [None, ["first", "second"]])
+def test_csrf_tokens_are_salt_and_hmac_of_the_session_token(keys: list[str] | None) -> None:
+    tokens = CsrfTokens(keys)
+    session_token = mint_token(32)
+    token = tokens.make(session_token)
+    raw = base64.urlsafe_b64decode(token)
+    assert len(token) == 64 and len(raw) == 48
+    salt, mac = raw[:16], raw[16:]
+    first = None if keys is None else keys[0].encode()
+    assert mac == expected_mac(first, session_token, salt)  # the pinned format
+    assert tokens.verify(session_token, token)
+    assert tokens.make(session_token) != token  # freshly salted
+    assert not tokens.verify(mint_token(32), token)  # another session's
+    assert not tokens.verify(None, token)  # no session token at all
+    assert "first" not in repr(tokens)
+
+
+def test_csrf_tokens_verify_against_every_key() -> None:
+    session_token = mint_token(32)
+    old = CsrfTokens(["old"]).make(session_token)
+    rotated = CsrfTokens(["new", "old"])
+    assert rotated.verify(session_token, old)  # made before the rotation
+    new = rotated.make(session_token)
+    assert (
+        expected_mac(b"new", session_token, base64.urlsafe_b64decode(new)[:16])
+        == (base64.urlsafe_b64decode(new)[16:])
+    )  # the first key makes them
+    assert CsrfTokens(["new"]).verify(session_token, new)
+    assert not CsrfTokens(["other"]).verify(session_token, old)  # the key was retired
+    assert not CsrfTokens(None).verify(session_token, old)  # keyed tokens need the key
+    unsigned = CsrfTokens(None).make(session_token)
+    assert not rotated.verify(session_token, unsigned)
+
+
+@given(st.one_of(st.none(), st.integers(), st.binary(), st.text(), st.lists(st.text())))
+def test_csrf_junk_is_false_never_an_exception(junk: Any) -> None:
+    tokens = CsrfTokens(["k"])
+    assert tokens.verify("a" * 43, junk) is False
+
+
+def test_csrf_token_parsing() -> None:
+    token = CsrfTokens(["k"]).make("a" * 43)
+    assert parse_token(token) == base64.urlsafe_b64decode(token)
+    for junk in (None, 1, "", "a" * 63, "a" * 65, "+" * 64, token.encode(), "é" * 64):
         assert parse_token(junk) is None

@@ -1,4 +1,5 @@
-"""``AsyncStore``: the driver for asyncio (a ``redis.asyncio.Redis`` or ``RedisCluster``).
+"""``AsyncStore``: the driver for asyncio (a ``redis.asyncio.Redis`` or ``RedisCluster``,
+or valkey-py's ``valkey.asyncio.Valkey`` / ``ValkeyCluster``).
 
 The twin of ``sync.Store``, line by line, differing only in ``await`` (see ``base``).
 """
@@ -8,24 +9,22 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping
 from datetime import timedelta
-from typing import Any, TypeVar
-
-import redis.asyncio
-from redis.exceptions import NoScriptError
+from typing import Any, TypeVar, cast
 
 from .._engine.keys import MaxAge
 from .._engine.protocol import Batch, Command, Emit, Iteration, Operation, Request, ScriptCall
 from .._engine.types import SessionInfo
 from . import compat
-from .base import FAILURES, StoreBase, batch_replies, command_args, failure, unknown_scripts
+from .base import StoreBase, batch_replies, command_args, failure, unknown_scripts
+from .clients import AsyncClient, RedisPyAsync
 
 T = TypeVar("T")
 
-AsyncClient = compat.AsyncClient
-
 
 class AsyncStore(StoreBase):
-    """Sessions in Redis, for asyncio (a ``redis.asyncio.Redis`` or ``RedisCluster``)."""
+    """Sessions in Redis, for asyncio: a ``redis.asyncio.Redis`` or ``RedisCluster`` (or
+    a Sentinel's ``master_for``), or valkey-py's ``valkey.asyncio.Valkey`` /
+    ``ValkeyCluster``."""
 
     def __init__(
         self,
@@ -38,14 +37,15 @@ class AsyncStore(StoreBase):
         id_bytes: int = 32,
     ) -> None:
         super().__init__(
+            client,
             references=references,
             max_age=max_age,
             absolute_max_age=absolute_max_age,
             prefix=prefix,
             id_bytes=id_bytes,
-            is_cluster=isinstance(client, redis.asyncio.RedisCluster),
         )
-        self.client = client
+        # A valkey-py client has redis-py's API: held under redis-py's types.
+        self.client = cast("RedisPyAsync", client)
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- driving the engine ------------------------------------------------------------
@@ -77,10 +77,10 @@ class AsyncStore(StoreBase):
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             if self._loop is not None:
-                compat.forget_connections(self.client)
+                compat.forget_connections(self.client, cluster=self.is_cluster)
             self._loop = loop
         try:
-            await compat.ready(self.client)
+            await compat.ready(self.client, cluster=self.is_cluster)
             if isinstance(request, Batch):
                 return await self._send_batch(request)
             if isinstance(request, Command):
@@ -89,12 +89,12 @@ class AsyncStore(StoreBase):
             if script.sha in self._scripts_sent:
                 try:
                     return await self.client.evalsha(script.sha, len(keys), *keys, *args)
-                except NoScriptError:
+                except self.family.no_script:
                     pass  # the server forgot it: a restart, a failover, SCRIPT FLUSH
             reply = await self.client.eval(script.source, len(keys), *keys, *args)
             self._scripts_sent.add(script.sha)
             return reply
-        except FAILURES as error:
+        except self.family.failures as error:
             raise failure(request, error) from error
 
     async def _pipeline(self, requests: list[Command | ScriptCall], source: bool) -> list[Any]:
@@ -105,7 +105,7 @@ class AsyncStore(StoreBase):
 
     async def _send_batch(self, batch: Batch) -> list[Any]:
         replies = await self._pipeline(list(batch.requests), source=False)
-        unknown = unknown_scripts(replies)
+        unknown = unknown_scripts(replies, self.family.no_script)
         if unknown:
             again = await self._pipeline([batch.requests[i] for i in unknown], source=True)
             for i, reply in zip(unknown, again, strict=True):

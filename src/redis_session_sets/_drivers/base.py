@@ -1,5 +1,5 @@
 """What the sync and async drivers share: the engine's core, the methods that need no
-Redis, and how a request becomes redis-py arguments and a failure a ``SessionStoreError``.
+Redis, and how a request becomes client arguments and a failure a ``SessionStoreError``.
 
 A driver is a thin shell: ``run(operation)`` sends each request an operation of the
 engine yields (EVALSHA, with EVAL when the server answers NOSCRIPT; a ``Batch`` as one
@@ -13,18 +13,13 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from redis.exceptions import NoScriptError, RedisClusterException, RedisError
-
 from .._engine.cluster import Cluster
 from .._engine.core import StoreCore
 from .._engine.errors import SessionStoreError
 from .._engine.keys import MaxAge
 from .._engine.protocol import Arg, Batch, Command, Request, ScriptCall
 from .._engine.topology import SingleServer, Topology
-
-# What redis-py raises when Redis fails (a cluster with no node for a slot raises a
-# RedisClusterException, which is no RedisError).
-FAILURES = (RedisError, RedisClusterException, OSError)
+from .clients import ClientFamily, family_of
 
 
 def failure(request: Request, error: BaseException) -> SessionStoreError:
@@ -46,10 +41,10 @@ def command_args(request: Command | ScriptCall, *, source: bool = False) -> tupl
     return (*head, len(keys), *keys, *request.args)
 
 
-def unknown_scripts(replies: list[Any]) -> list[int]:
+def unknown_scripts(replies: list[Any], no_script: type[BaseException]) -> list[int]:
     """Positions whose script the server did not know (a restart, a failover, a new node):
     sent again with EVAL, which also caches them. Index updates are idempotent."""
-    return [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+    return [i for i, reply in enumerate(replies) if isinstance(reply, no_script)]
 
 
 def batch_replies(batch: Batch, replies: list[Any]) -> list[Any]:
@@ -73,24 +68,28 @@ class StoreBase:
     """
 
     core: StoreCore
+    # The client's library (redis-py or valkey-py): which exceptions mean "Redis failed".
+    family: ClientFamily
 
     def __init__(
         self,
+        client: object,
         *,
         references: Iterable[str] | Mapping[str, Any] = (),
         max_age: MaxAge = timedelta(days=28),
         absolute_max_age: MaxAge | None = None,
         prefix: str = "rss",
         id_bytes: int = 32,
-        is_cluster: bool = False,
     ) -> None:
+        self.family = family_of(client)
+        self.is_cluster = self.family.is_cluster(client)
         self.core = StoreCore(
             references=references,
             max_age=max_age,
             absolute_max_age=absolute_max_age,
             prefix=prefix,
             id_bytes=id_bytes,
-            topology=topology_for(is_cluster),
+            topology=topology_for(self.is_cluster),
         )
         # Scripts this store has sent with EVAL, which runs a script and caches it in one
         # round trip; afterwards EVALSHA sends only its digest. So even the first use of

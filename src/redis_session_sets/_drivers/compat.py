@@ -1,8 +1,9 @@
 """Work-arounds for redis-py's asyncio clients, in one place (each says which behaviour
-it works around, so it can go when redis-py changes).
+it works around, so it can go when redis-py changes). valkey-py's asyncio clients, a fork
+of redis-py's, have the same internals and get the same treatment.
 
-They touch redis-py internals (``node._connections``, ``pool._lock``): kept here so no
-other module does.
+They touch the clients' internals (``node._connections``, ``pool._lock``): kept here so
+no other module does.
 """
 
 from __future__ import annotations
@@ -10,14 +11,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from typing import Any
 
-import redis.asyncio
-import redis.asyncio.client
-
-AsyncClient = redis.asyncio.Redis | redis.asyncio.RedisCluster
+from .clients import RedisPyAsync
 
 
-def forget_connections(client: AsyncClient) -> None:
+def forget_connections(client: RedisPyAsync, *, cluster: bool) -> None:
     """Drops the client's pooled connections, without closing them.
 
     redis.asyncio connections belong to the event loop that opened them. A store used
@@ -26,13 +25,13 @@ def forget_connections(client: AsyncClient) -> None:
     hand it connections of a closed loop and fail with "Event loop is closed". Their old
     loop is gone, so they cannot be closed; new ones open on demand.
     """
-    if isinstance(client, redis.asyncio.RedisCluster):
-        for node in client.get_nodes():
+    if cluster:
+        for node in _any(client).get_nodes():
             node._connections.clear()
             node._free.clear()
         return
-    pool = client.connection_pool
-    pool.reset()  # type: ignore[no-untyped-call]
+    pool = _any(client).connection_pool
+    pool.reset()
     # The pool's asyncio primitives may be bound to the old loop too.
     if hasattr(pool, "_lock"):
         pool._lock = asyncio.Lock()
@@ -40,29 +39,44 @@ def forget_connections(client: AsyncClient) -> None:
         pool._condition = asyncio.Condition()
 
 
-async def ready(client: AsyncClient) -> None:
+async def ready(client: RedisPyAsync, *, cluster: bool) -> None:
     """Waits until a cluster client has discovered the nodes: redis-py's asyncio
     RedisCluster breaks connections when commands run concurrently before that. Under
     the client's own lock, and a no-op once done; nothing to wait for on other clients."""
-    if isinstance(client, redis.asyncio.RedisCluster):
-        await client.initialize()
+    if cluster:
+        await _any(client).initialize()
+
+
+def _any(client: RedisPyAsync) -> Any:
+    """The client, untyped: whether it is a cluster client is told by ``cluster`` (the
+    store knows it), not by its type, since valkey-py's classes are no redis-py ones."""
+    return client
 
 
 @contextlib.asynccontextmanager
-async def pubsub(client: AsyncClient) -> AsyncIterator[redis.asyncio.client.PubSub]:
-    """A Pub/Sub connection to the client's server, closed on exit.
+async def pubsub(client: RedisPyAsync, *, cluster: bool, valkey_py: bool) -> AsyncIterator[Any]:
+    """A Pub/Sub connection to the client's server (a ``PubSub``), closed on exit.
 
     On a cluster, what is published with PUBLISH (not Redis 7's sharded SPUBLISH) reaches
     every node's subscribers, so a subscription on one primary hears the whole cluster.
     redis-py's asyncio ``RedisCluster`` has no ``pubsub()`` before 6.x, so a plain client
-    on one of its nodes subscribes.
+    of the same library (valkey-py's with ``valkey_py``) on one of its nodes subscribes.
     """
-    if isinstance(client, redis.asyncio.RedisCluster):
-        node = client.get_default_node() or client.get_nodes()[0]
-        pool = redis.asyncio.ConnectionPool(**node.connection_kwargs)
-        single = redis.asyncio.Redis(connection_pool=pool)
-    else:
-        single, pool = client, None
+    pool: Any = None
+    single: Any = client
+    if cluster:
+        nodes = _any(client)
+        node = nodes.get_default_node() or nodes.get_nodes()[0]
+        if valkey_py:
+            import valkey.asyncio
+
+            pool = valkey.asyncio.ConnectionPool(**node.connection_kwargs)
+            single = valkey.asyncio.Valkey(connection_pool=pool)
+        else:
+            import redis.asyncio
+
+            pool = redis.asyncio.ConnectionPool(**node.connection_kwargs)
+            single = redis.asyncio.Redis(connection_pool=pool)
     subscription = single.pubsub()
     try:
         yield subscription

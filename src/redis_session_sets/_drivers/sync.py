@@ -1,4 +1,5 @@
-"""``Store``: the driver for sync code (a ``redis.Redis`` or ``redis.RedisCluster``).
+"""``Store``: the driver for sync code (a ``redis.Redis`` or ``redis.RedisCluster``, or
+valkey-py's ``valkey.Valkey`` / ``valkey.ValkeyCluster``).
 
 All logic lives in the engine; this shell only sends what an operation asks for and feeds
 the replies back (see ``base``). ``AsyncStore`` in ``async_`` is its twin, line by line.
@@ -9,23 +10,20 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Mapping
 from datetime import timedelta
 from itertools import chain
-from typing import Any, TypeVar
-
-import redis
-from redis.exceptions import NoScriptError
+from typing import Any, TypeVar, cast
 
 from .._engine.keys import MaxAge
 from .._engine.protocol import Batch, Command, Emit, Iteration, Operation, Request, ScriptCall
 from .._engine.types import SessionInfo
-from .base import FAILURES, StoreBase, batch_replies, command_args, failure, unknown_scripts
+from .base import StoreBase, batch_replies, command_args, failure, unknown_scripts
+from .clients import RedisPySync, SyncClient
 
 T = TypeVar("T")
 
-SyncClient = redis.Redis | redis.RedisCluster
-
 
 class Store(StoreBase):
-    """Sessions in Redis, for sync code (a ``redis.Redis`` or ``redis.RedisCluster``)."""
+    """Sessions in Redis, for sync code: a ``redis.Redis`` or ``redis.RedisCluster`` (or
+    a Sentinel's ``master_for``), or valkey-py's ``valkey.Valkey`` / ``ValkeyCluster``."""
 
     def __init__(
         self,
@@ -38,14 +36,15 @@ class Store(StoreBase):
         id_bytes: int = 32,
     ) -> None:
         super().__init__(
+            client,
             references=references,
             max_age=max_age,
             absolute_max_age=absolute_max_age,
             prefix=prefix,
             id_bytes=id_bytes,
-            is_cluster=isinstance(client, redis.RedisCluster),
         )
-        self.client = client
+        # A valkey-py client has redis-py's API: held under redis-py's types.
+        self.client = cast("RedisPySync", client)
 
     # -- driving the engine ------------------------------------------------------------
 
@@ -82,12 +81,12 @@ class Store(StoreBase):
             if script.sha in self._scripts_sent:
                 try:
                     return self.client.evalsha(script.sha, len(keys), *keys, *args)
-                except NoScriptError:
+                except self.family.no_script:
                     pass  # the server forgot it: a restart, a failover, SCRIPT FLUSH
             reply = self.client.eval(script.source, len(keys), *keys, *args)
             self._scripts_sent.add(script.sha)
             return reply
-        except FAILURES as error:
+        except self.family.failures as error:
             raise failure(request, error) from error
 
     def _pipeline(self, requests: list[Command | ScriptCall], source: bool) -> list[Any]:
@@ -98,7 +97,7 @@ class Store(StoreBase):
 
     def _send_batch(self, batch: Batch) -> list[Any]:
         replies = self._pipeline(list(batch.requests), source=False)
-        unknown = unknown_scripts(replies)
+        unknown = unknown_scripts(replies, self.family.no_script)
         if unknown:
             again = self._pipeline([batch.requests[i] for i in unknown], source=True)
             for i, reply in zip(unknown, again, strict=True):

@@ -3,6 +3,11 @@ the client (``decode_responses`` on or off).
 
 One decoder for the whole engine: ``text`` turns a reply item into ``str``; bytes that are
 not UTF-8 (only a hand-made edit can store them) become U+FFFD, never an exception.
+
+Nesting: a value nested too deeply for Python's JSON encoder (about a thousand levels,
+the interpreter's recursion limit) is refused with ValueError before anything is written;
+a stored value too deep to decode (only a hand-made edit can store one) is handed back as
+its text, like any other stored value that is not JSON, never as a RecursionError.
 """
 
 from __future__ import annotations
@@ -27,6 +32,12 @@ def encode_value(field: str, value: Any) -> str:
         raise type(error)(
             f"session field {field!r}: value cannot be JSON-encoded: {error}"
         ) from None
+    except RecursionError:
+        # The encoder's own recursion check: a RecursionError escaping here would look
+        # like a bug of the caller's, and the next call might fail elsewhere.
+        raise ValueError(
+            f"session field {field!r}: value cannot be JSON-encoded: nested too deeply"
+        ) from None
 
 
 # json.loads(s) is the decoder's scanner(s, 0) plus checks for surrounding whitespace
@@ -43,10 +54,12 @@ def decode_value(raw: Any) -> Any:
             return value
     except (StopIteration, ValueError, TypeError):  # UnicodeDecodeError is a ValueError
         pass
+    except RecursionError:
+        return text(raw)  # nested too deeply to decode (a hand edit): its text
     try:
         return json.loads(raw)  # bytes or str
-    except ValueError:
-        return text(raw)  # written by hand, not JSON: hand it back as it is
+    except (ValueError, RecursionError):
+        return text(raw)  # written by hand, not JSON (or too deep): hand it back as it is
 
 
 def decode_pairs(reply: Any) -> dict[str, Any]:

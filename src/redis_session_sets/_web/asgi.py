@@ -1,8 +1,10 @@
 """``SessionMiddleware``: the per-request session for any ASGI app.
 
 Pure ASGI (no framework imported): it puts an ``AsyncSession`` in the scope and adds the
-session's ``Set-Cookie`` to the response start when, and only when, the handler wrote.
-Nothing is parsed or sent to Redis unless the handler uses the session.
+session's ``Set-Cookie`` to the response start when, and only when, the handler wrote,
+and ``Vary: Cookie`` when the handler used the session at all (so that no shared cache
+serves one visitor's page to another). Nothing is parsed or sent to Redis unless the
+handler uses the session.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from typing import Any
 from .._drivers.async_ import AsyncStore
 from .._engine.keys import MaxAge
 from .access import SESSION_KEY
-from .cookies import SecretKeys
+from .cookies import SecretKeys, lists_cookie
 from .options import SessionOptions
 from .revocation import serve_websocket
 from .session import AsyncSession
@@ -40,6 +42,35 @@ def cookie_header(scope: Scope) -> bytes | None:
         if name == b"cookie":
             found = value if found is None else found + b"; " + value
     return found
+
+
+def add_vary_cookie(headers: list[tuple[bytes, bytes]]) -> None:
+    """Adds ``Cookie`` to the response's ``Vary`` (merged into an existing one)."""
+    first = None
+    for at, (name, value) in enumerate(headers):
+        if name.lower() == b"vary":
+            if lists_cookie(value.decode("latin-1")):
+                return
+            first = at if first is None else first
+    if first is None:
+        headers.append((b"vary", b"Cookie"))
+    else:
+        name, value = headers[first]
+        headers[first] = (name, value + b", Cookie" if value.strip() else b"Cookie")
+
+
+def with_session_headers(message: Message, set_cookie: str | None, vary: bool) -> Message:
+    """The response start with the session's ``Set-Cookie`` and ``Vary: Cookie`` added
+    (a WebSocket's handshake answer gets the cookie only)."""
+    vary = vary and message["type"] == "http.response.start"
+    if set_cookie is None and not vary:
+        return message
+    headers = list(message.get("headers", ()))
+    if set_cookie is not None:
+        headers.append((b"set-cookie", set_cookie.encode("latin-1")))
+    if vary:
+        add_vary_cookie(headers)
+    return {**message, "headers": headers}
 
 
 class SessionMiddleware:
@@ -107,11 +138,7 @@ class SessionMiddleware:
 
         async def send_with_cookie(message: Message) -> None:
             if message["type"] in HEADER_MESSAGES:
-                line = state.set_cookie_header()
-                if line is not None:
-                    headers = list(message.get("headers", ()))
-                    headers.append((b"set-cookie", line.encode("latin-1")))
-                    message = {**message, "headers": headers}
+                message = with_session_headers(message, state.set_cookie_header(), state.used)
             await send(message)
 
         if scope["type"] == "websocket" and self.close_ended_websockets:

@@ -40,7 +40,8 @@ def cookie_max_age(max_age_ms: int) -> int:
     return -(-max_age_ms // 1000)
 
 
-def _key_list(secret_keys: SecretKeys | None) -> list[str | bytes]:
+def key_list(secret_keys: SecretKeys | None) -> list[str | bytes]:
+    """The secret keys as a list, checked (TypeError/ValueError for bad ones)."""
     if secret_keys is None:
         return []
     if isinstance(secret_keys, str | bytes):
@@ -55,6 +56,35 @@ def _key_list(secret_keys: SecretKeys | None) -> list[str | bytes]:
     return keys
 
 
+def check_prefix(name: str, *, secure: bool | None, path: str | None, domain: str | None) -> None:
+    """Refuses settings under which browsers silently drop a prefixed cookie.
+
+    ``__Host-`` needs ``Secure`` (so ``secure`` not False), ``Path=/`` and no ``Domain``;
+    ``__Secure-`` needs ``Secure``. Browsers match the prefixes case-insensitively, and so
+    does this check. ``secure=None`` (``Secure`` over https) passes: over plain http such a
+    cookie cannot be set at all, which is the point of the prefix.
+    """
+    folded = name.lower()
+    if folded.startswith("__host-"):
+        problems = []
+        if secure is False:
+            problems.append("secure must not be False")
+        if path != "/":
+            problems.append(f"path must be '/', not {path!r}")
+        if domain is not None:
+            problems.append(f"domain must be None, not {domain!r}")
+        if problems:
+            raise ValueError(
+                f"a cookie named {name!r} is dropped by browsers unless it is Secure, with "
+                f"Path=/ and no Domain: {'; '.join(problems)}"
+            )
+    elif folded.startswith("__secure-") and secure is False:
+        raise ValueError(
+            f"a cookie named {name!r} is dropped by browsers unless it is Secure: "
+            "secure must not be False"
+        )
+
+
 @dataclass(frozen=True)
 class CookieSettings:
     """How the session cookie is named, signed and sent.
@@ -62,7 +92,9 @@ class CookieSettings:
     ``secret_keys``: the first key signs, every key verifies (rotation: put the new key
     first, keep the old ones until their cookies have expired). ``secure=None`` sends
     ``Secure`` when the request came over https; ``same_site="none"`` always sends it,
-    as browsers require.
+    as browsers require. A ``__Host-`` or ``__Secure-`` name is checked against the
+    flags its prefix requires (``check_prefix``); ``__Host-session`` is the recommended
+    name for an app served over https on its own host.
     """
 
     cookie_name: str = "session-id"
@@ -80,7 +112,7 @@ class CookieSettings:
     def __post_init__(self) -> None:
         if not isinstance(self.cookie_name, str) or not COOKIE_NAME.fullmatch(self.cookie_name):
             raise ValueError(f"cookie_name is not a valid cookie name: {self.cookie_name!r}")
-        keys = _key_list(self.secret_keys)
+        keys = key_list(self.secret_keys)
         if self.signed:
             if not keys:
                 raise ValueError(
@@ -109,6 +141,7 @@ class CookieSettings:
                 raise ValueError(f"{name} is not a valid cookie attribute value: {value!r}")
         if self.path is None:
             raise ValueError("path must be a string such as '/'")
+        check_prefix(self.cookie_name, secure=self.secure, path=self.path, domain=self.domain)
 
     # -- reading -------------------------------------------------------------------
 
@@ -156,6 +189,11 @@ class CookieSettings:
         if self._same_site is not None:
             parts.append(f"SameSite={self._same_site}")
         return "; ".join(parts)
+
+
+def lists_cookie(vary: str) -> bool:
+    """Whether a ``Vary`` header value already covers ``Cookie`` (or everything)."""
+    return any(part.strip().lower() in ("cookie", "*") for part in vary.split(","))
 
 
 def cookie_value(header: str | bytes | None, name: str) -> str | None:

@@ -9,7 +9,7 @@ and it keeps a read-only request from writing anything.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +18,34 @@ from .._engine.core import SessionRead, StoreCore
 from .._engine.keys import MaxAge
 from .._engine.protocol import Operation, done
 from .tokens import is_token, mint_token, session_id_for
+
+# The ways of reading a dict, and of changing it. A dict session records that either
+# happened (``accessed``): the response then depends on the cookie (``Vary: Cookie``).
+READ_METHODS = (
+    "__getitem__", "__contains__", "__iter__", "__len__", "__repr__", "__eq__", "__ne__",
+    "__or__", "get", "keys", "values", "items", "setdefault", "copy",
+)  # fmt: skip
+WRITE_METHODS = (
+    "__setitem__", "__delitem__", "__ior__", "pop", "popitem", "update", "clear",
+)  # fmt: skip
+
+
+def record_access(cls: type, names: Iterable[str]) -> None:
+    """Makes each named method of the dict class ``cls`` set ``self.accessed`` first (as
+    Flask's ``SecureCookieSession`` does for ``[]``, ``get`` and ``setdefault``; here for
+    every way to read the dict, so no response that shows session data lacks ``Vary``)."""
+
+    def noting(method: Callable[..., Any]) -> Callable[..., Any]:
+        def noted(self: Any, *args: Any, **kwargs: Any) -> Any:
+            self.accessed = True
+            return method(self, *args, **kwargs)
+
+        noted.__name__ = noted.__qualname__ = method.__name__
+        noted.__doc__ = method.__doc__
+        return noted
+
+    for name in names:
+        setattr(cls, name, noting(getattr(cls, name)))
 
 
 def snapshot(data: Mapping[str, Any]) -> dict[str, str]:

@@ -27,7 +27,6 @@ from typing import Any
 
 from .._drivers import compat
 from .._drivers.async_ import AsyncStore
-from .._drivers.base import FAILURES
 from .._engine.codec import text
 from .._engine.core import StoreCore
 from .._engine.errors import SessionStoreError
@@ -147,10 +146,19 @@ class Revocations:
     # -- the subscription ----------------------------------------------------------------
 
     async def _run(self) -> None:
+        failures: tuple[type[BaseException], ...] = (
+            *self.store.family.failures,
+            SessionStoreError,
+        )
         delay = RETRY_FIRST
         while True:
             try:
-                async with compat.pubsub(self.store.client) as subscription:
+                opened = compat.pubsub(
+                    self.store.client,
+                    cluster=self.store.is_cluster,
+                    valkey_py=self.store.family.name == "valkey-py",
+                )
+                async with opened as subscription:
                     await subscription.subscribe(self.channel)
                     await self._listen(subscription)
                 # Idle: no socket was left for a while. Decided without an await in
@@ -160,7 +168,7 @@ class Revocations:
                 continue
             except asyncio.CancelledError:
                 raise
-            except (*FAILURES, SessionStoreError) as error:
+            except failures as error:
                 logger.warning(
                     "redis-session-sets: the subscription to %s failed (%s); retrying",
                     self.channel,

@@ -2,19 +2,24 @@
 ``SessionFactory`` that makes one per request.
 
 ``SessionState`` decides everything: which token and id the request uses, whether that
-id is known to be absent from Redis, what the response's cookie must do, the cached CSRF
-secret. Its methods return operations (generators of the engine, see
-``_engine/protocol``) that the two thin shells of ``session`` run with ``store.run``,
-awaited or not; so the rules are written once for both.
+id is known to be absent from Redis, what the response's cookie must do, whether the
+handler used the session at all (``Vary: Cookie``). Its methods return operations
+(generators of the engine, see ``_engine/protocol``) that the two thin shells of
+``session`` run with ``store.run``, awaited or not; so the rules are written once for both.
 
-Strict ids (docs/design.md, rule 3) at one round trip. A token from a cookie is only *unverified*:
-writes to its id use the core's "do not create" variants, which report a missing hash
-instead of creating it. Only then does the session mint a fresh token and write again,
-creating it. So the common case (the cookie's session exists) costs one round trip, a
-planted or stale cookie costs two, once, and a session deleted meanwhile by another
-request (logout, "sign out everywhere") is never brought back by a late write. A read
-that finds no session marks the id absent, so later writes of the request go straight to
-a fresh token.
+Strict ids (docs/design.md, rule 3) at one round trip. A token from a cookie is only
+*unverified*: writes to its id use the core's "do not create" variants, which report a
+missing hash instead of creating it. Only then does the session mint a fresh token and
+write again, creating it. So the common case (the cookie's session exists) costs one
+round trip, a planted or stale cookie costs two, once, and a session deleted meanwhile by
+another request (logout, "sign out everywhere") is never brought back by a late write.
+A read that finds no session marks the id absent, so later writes of the request go
+straight to a fresh token; until that first write the request keeps the cookie's token,
+so the CSRF tokens derived from it (an anonymous sign-in form) still verify.
+
+CSRF tokens (``csrf``) are derived from the current token and the secret keys: making
+and checking one sends nothing to Redis. A visitor without a token gets one minted and
+the cookie set, and still nothing is written (docs/design.md, "CSRF tokens").
 """
 
 from __future__ import annotations
@@ -26,8 +31,8 @@ from typing import Any, Literal, TypeVar
 from .._engine.core import StoreCore
 from .._engine.keys import MaxAge
 from .._engine.protocol import Operation, done
-from . import csrf
 from .cookies import cookie_max_age
+from .csrf import CsrfTokens
 from .options import SessionOptions, renewal_due
 from .tokens import mint_token, session_id_for
 
@@ -45,12 +50,14 @@ class SessionState:
     _id: str | None = None
     # True while the current id is known to have no hash in Redis: no token yet, a
     # token minted by this request and not yet written, or a cookie's id that a read
-    # found missing. Reads then need no Redis and the next write creates.
+    # found missing. Reads then need no Redis.
     _fresh = True
+    # True when this request minted the current token: a write may create its hash. A
+    # cookie's token is never written to once it is known to be absent (strict ids).
+    _own = False
     _cookie: Literal["set", "delete"] | None = None
     _cookie_max_age_ms = 0
     _touch_checked = False
-    _csrf_secret: str | None = None
 
     def __init__(self, factory: SessionFactory, source: Any) -> None:
         self._factory = factory
@@ -59,6 +66,12 @@ class SessionState:
     @property
     def _core(self) -> StoreCore:
         return self._factory.core
+
+    @property
+    def used(self) -> bool:
+        """Whether the handler used the session at all: its response then depends on the
+        request's cookie and carries ``Vary: Cookie`` (docs/design.md, rule 2)."""
+        return self._loaded
 
     # -- identity ------------------------------------------------------------------
 
@@ -71,13 +84,17 @@ class SessionState:
             if token is not None:
                 self._token, self._id, self._fresh = token, session_id_for(token), False
 
+    def _switch(self, token: str) -> str:
+        """Makes ``token``, minted by this request and with no session yet, the current
+        one; returns its id."""
+        self._token = token
+        self._id = session_id_for(token)
+        self._fresh = self._own = True
+        return self._id
+
     def _mint(self) -> str:
         """Switches to a new token that has no session yet; returns its id."""
-        self._token = mint_token(self._core.id_bytes)
-        self._id = session_id_for(self._token)
-        self._fresh = True
-        self._csrf_secret = None
-        return self._id
+        return self._switch(mint_token(self._core.id_bytes))
 
     def _current(self) -> str:
         self._load()
@@ -100,9 +117,12 @@ class SessionState:
     def _wrote(self, max_age_ms: int) -> None:
         """The current id's hash exists now and was renewed: send its cookie."""
         self._fresh = False
+        self._send_cookie(max_age_ms)
+        self._touch_checked = True  # a write renews the TTL anyway
+
+    def _send_cookie(self, max_age_ms: int) -> None:
         self._cookie = "set"
         self._cookie_max_age_ms = max_age_ms
-        self._touch_checked = True  # a write renews the TTL anyway
 
     # -- the response's cookie -------------------------------------------------------
 
@@ -130,7 +150,7 @@ class SessionState:
         def run() -> Operation[dict[str, Any]]:
             found = yield from read
             if not found.exists:
-                self._mint()
+                self._fresh = True  # absent: the next write goes to a fresh token
                 return {}
             interval = self._factory.touch_interval_ms
             if interval is not None and not self._touch_checked:
@@ -141,13 +161,23 @@ class SessionState:
                     if (yield from self._core.touch(session_id)):
                         self._wrote(self._core.max_age_ms)
                     else:
-                        self._mint()  # deleted in between: do not bring it back
+                        self._fresh = True  # deleted in between: do not bring it back
                         return {}
             return found.values
 
         return run()
 
     # -- writing ---------------------------------------------------------------------
+
+    def _target(self) -> tuple[str | None, str, bool]:
+        """Where a write goes: a token to switch to first (None: the current one), the
+        id, and whether the write creates the hash. A cookie's token known to be absent
+        is never written to: a fresh token is, in the same round trip."""
+        self._load()
+        if self._id is None or (self._fresh and not self._own):
+            token = mint_token(self._core.id_bytes)
+            return token, session_id_for(token), True
+        return None, self._id, self._fresh
 
     def _write(
         self,
@@ -156,10 +186,12 @@ class SessionState:
         max_age_ms: int,
     ) -> Operation[R]:
         """Runs a write that may create the session, under the strict-ids rule."""
-        session_id = self._current()
-        first = make(session_id, self._fresh)  # validates the arguments before any I/O
+        token, session_id, create = self._target()
+        first = make(session_id, create)  # validates the arguments before any I/O
 
         def run() -> Operation[R]:
+            if token is not None:
+                self._switch(token)
             result = yield from first
             if missing(result):
                 # The cookie's id has no session (planted, expired or deleted meanwhile):
@@ -208,7 +240,7 @@ class SessionState:
             if (yield from operation):
                 self._wrote(max_age_ms)
                 return True
-            self._mint()
+            self._fresh = True  # absent: the next write goes to a fresh token
             return False
 
         return run()
@@ -230,9 +262,10 @@ class SessionState:
             existed = False
             if operation is not None:
                 existed = yield from operation
-            # A later call of this request starts a new session (with a new token).
+            # A later call of this request starts a new session (with a new token); the
+            # CSRF tokens of the old one die with it.
             self._token = self._id = None
-            self._fresh, self._csrf_secret = True, None
+            self._fresh, self._own = True, False
             self._cookie = "delete"
             return existed
 
@@ -242,13 +275,13 @@ class SessionState:
         old_id = self._current()
         token = mint_token(self._core.id_bytes)
         new_id = session_id_for(token)
-        # Moves data, index memberships and a rotated CSRF secret to the new id; a
-        # missing old session becomes a new, empty one (nothing old comes back).
+        # Moves data and index memberships to the new id; a missing old session becomes
+        # a new, empty one (nothing old comes back). CSRF tokens of the old token die.
         operation = self._core.regenerate(old_id, new_id=new_id)
 
         def run() -> Operation[str]:
             yield from operation
-            self._token, self._id, self._csrf_secret = token, new_id, None
+            self._switch(token)
             self._wrote(self._core.max_age_ms)
             return new_id
 
@@ -257,48 +290,20 @@ class SessionState:
     # -- CSRF ------------------------------------------------------------------------
 
     def create_csrf_token(self) -> Operation[str]:
-        session_id = self._current()
-        if self._csrf_secret is not None:
-            return done(csrf.make_token(self._csrf_secret))
-        core = self._core
-        first = core.csrf_secret(session_id, "create" if self._fresh else "write")
-
-        def run() -> Operation[str]:
-            status, secret = yield from first
-            if status == 0:  # strict ids, as in _write
-                status, secret = yield from core.csrf_secret(self._mint(), "create")
-            if status == 2:
-                self._wrote(core.max_age_ms)  # the secret was created: a write
-            else:
-                self._fresh = False
-            assert secret is not None
-            self._csrf_secret = secret
-            return csrf.make_token(secret)
-
-        return run()
+        """A fresh token derived from the current session token: no Redis command. A
+        token minted by this request and not written yet is sent in the cookie (the
+        browser must carry it back for the token to verify), still without a write."""
+        self._current()
+        if self._own and self._cookie != "set":
+            self._send_cookie(self._core.max_age_ms)
+        assert self._token is not None
+        return done(self._factory.csrf.make(self._token))
 
     def verify_csrf_token(self, token: object) -> Operation[bool]:
-        raw = csrf.parse_token(token)
-        session_id = self._current()
-        if raw is None:
-            return done(False)
-        if self._csrf_secret is not None:
-            return done(csrf.check_token(self._csrf_secret, raw))
-        if self._fresh:
-            return done(False)
-        read = self._core.csrf_secret(session_id, "read")
-
-        def run() -> Operation[bool]:
-            status, secret = yield from read
-            if status == 0:
-                self._mint()
-                return False
-            if secret is None:
-                return False
-            self._csrf_secret = secret
-            return csrf.check_token(secret, raw)
-
-        return run()
+        """Whether ``token`` was made for the current session token: no Redis command,
+        constant-time, False for anything else."""
+        self._load()
+        return done(self._factory.csrf.verify(self._token, token))
 
 
 class SessionFactory:
@@ -319,4 +324,5 @@ class SessionFactory:
         self.read_header = read_header
         self.is_https = is_https
         self.cookie = options.cookie()
+        self.csrf = CsrfTokens(options.secret_keys)
         self.touch_interval_ms = options.touch_interval_ms(core)

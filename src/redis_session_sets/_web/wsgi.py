@@ -1,7 +1,8 @@
 """``WSGISessionMiddleware``: the per-request session for any WSGI app (Flask, Django…).
 
 The twin of ``SessionMiddleware``: a lazy ``Session`` in the environ, and its
-``Set-Cookie`` added when the app starts its response, only if the handler wrote.
+``Set-Cookie`` added when the app starts its response, only if the handler wrote
+(``Vary: Cookie`` if it used the session at all).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from typing import Any
 from .._drivers.sync import Store
 from .._engine.keys import MaxAge
 from .access import SESSION_KEY
-from .cookies import SecretKeys
+from .cookies import SecretKeys, lists_cookie
 from .options import SessionOptions
 from .session import Session
 from .state import SessionFactory, SessionState
@@ -31,6 +32,22 @@ def cookie_header(environ: Environ) -> str | None:
 
 def is_https(environ: Environ) -> bool:
     return environ.get("wsgi.url_scheme") == "https"
+
+
+def add_vary_cookie(headers: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The headers with ``Cookie`` added to ``Vary`` (merged into an existing one)."""
+    first = None
+    for at, (name, value) in enumerate(headers):
+        if name.lower() == "vary":
+            if lists_cookie(value):
+                return headers
+            first = at if first is None else first
+    if first is None:
+        return [*headers, ("Vary", "Cookie")]
+    name, value = headers[first]
+    merged = [*headers]
+    merged[first] = (name, f"{value}, Cookie" if value.strip() else "Cookie")
+    return merged
 
 
 class WSGISessionMiddleware:
@@ -88,6 +105,8 @@ class WSGISessionMiddleware:
             line = state.set_cookie_header()
             if line is not None:
                 headers = [*headers, ("Set-Cookie", line)]
+            if state.used:
+                headers = add_vary_cookie(headers)
             if exc_info is None:
                 return start_response(status, headers)
             return start_response(status, headers, exc_info)

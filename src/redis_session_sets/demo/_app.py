@@ -8,12 +8,13 @@ is the store's index of the ``user_id`` reference field.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from jinja2 import Environment, PackageLoader, select_autoescape
 from starlette.applications import Starlette
@@ -23,10 +24,21 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from .. import AsyncSession, AsyncStore, SessionMiddleware, SessionStoreError, get_session
+from .._engine.keys import SESSION_ID
 from ._browsers import describe_user_agent
 
 COOKIE_NAME = "session-id"
+# Set at sign-in, cleared at sign-out: tells a device whose session was ended elsewhere
+# ("signed out", with the reason) from a visitor who merely loaded the sign-in form. Both
+# carry a session cookie naming no session in Redis, since a visitor's CSRF token costs
+# Redis nothing (no session is written for it), so the session cannot tell them apart.
+SIGNED_IN_COOKIE = "demo-signed-in"
 REFERENCE = "user_id"
+# "Your active sessions" lists at most this many: the page costs a bounded number of
+# Redis calls whatever the user's index holds (with no passwords, anyone can sign in as
+# a user many times over).
+LISTED = 10
+INDEX_BATCHES = 3
 # The built-in users: no passwords, sign in as anyone.
 USERS: dict[int, str] = {
     1: "Ada Lovelace",
@@ -140,38 +152,67 @@ def csrf_refused() -> HTMLResponse:
 # -- pages ------------------------------------------------------------------------------
 
 
+async def devices_of(store: AsyncStore, user_id: int, current: str) -> tuple[list[Device], bool]:
+    """This device and up to ``LISTED - 1`` other sessions of the user, with whether the
+    index holds more than are listed.
+
+    Bounded whatever the index holds: at most ``INDEX_BATCHES`` batches of the index
+    (``iter_sessions`` reads it in batches of bounded work; one is usually enough), then
+    two calls per listed session (its times, its user agent), sent together. When the
+    store offers one call for the sessions with their times and devices
+    (``session_infos``), this becomes one call of ``LISTED`` members.
+    """
+    others: list[str] = []
+    exhausted = False
+    iteration = store.core.iter_sessions(REFERENCE, user_id, batch_size=LISTED)
+    batches = cast(AsyncGenerator[list[str], None], store.iterate(iteration))
+    try:
+        for _ in range(INDEX_BATCHES):
+            try:
+                batch = await anext(batches)
+            except StopAsyncIteration:  # after the last batch: no Redis call
+                exhausted = True
+                break
+            others += [session_id for session_id in batch if session_id != current]
+            if len(others) >= LISTED:
+                break
+    finally:
+        await batches.aclose()  # nothing more is sent
+    more = len(others) > LISTED - 1 or not exhausted
+    listed = [current, *others[: LISTED - 1]]
+    infos = await asyncio.gather(*(store.info(session_id) for session_id in listed))
+    agents = await asyncio.gather(*(store.get(sid, ["user_agent"]) for sid in listed))
+    devices = [
+        Device(
+            id=session_id,
+            browser=describe_user_agent(fields.get("user_agent")),
+            created_at=info.created_at,
+            touched_at=info.touched_at,
+            expires_at=info.expires_at,
+            current=session_id == current,
+        )
+        for session_id, info, fields in zip(listed, infos, agents, strict=True)
+        if info is not None  # ended since the index was read
+    ]
+    devices.sort(key=lambda device: (not device.current, device.created_at))
+    return devices, more
+
+
 async def home(request: Request) -> Response:
     session = get_session(request)
-    cookie_id = session.id if COOKIE_NAME in request.cookies else None
     signed_in = await current_user(session)
     if signed_in is None:
-        # A cookie whose session is gone: ended elsewhere. (A cookie of a signed-out
-        # visitor's session, which only holds a CSRF secret, still exists.)
-        if cookie_id is not None and not await store_of(request).exists(cookie_id):
+        if SIGNED_IN_COOKIE in request.cookies:
+            # This browser was signed in, and its session is gone: ended elsewhere (or
+            # expired). A mere visitor has no such cookie.
             return redirect("/signin?m=ended")
         return redirect("/signin")
     user_id, data = signed_in
     # Atomic HINCRBY in Redis; as a write it also renews the session ("last active").
     data["page_views"] = await session.incr("page_views")
     store = store_of(request)
-    this = await store.info(session.id)
-    devices = []
-    for session_id in await store.sessions(REFERENCE, user_id):
-        info = await store.info(session_id)
-        if info is None:
-            continue  # ended since the index was read
-        fields = await store.get(session_id, ["user_agent"])
-        devices.append(
-            Device(
-                id=session_id,
-                browser=describe_user_agent(fields.get("user_agent")),
-                created_at=info.created_at,
-                touched_at=info.touched_at,
-                expires_at=info.expires_at,
-                current=session_id == session.id,
-            )
-        )
-    devices.sort(key=lambda device: (not device.current, device.created_at))
+    devices, more = await devices_of(store, user_id, session.id)
+    this = next((device for device in devices if device.current), None)
     return render(
         "home.html",
         user_id=user_id,
@@ -181,6 +222,8 @@ async def home(request: Request) -> Response:
         info=this,
         data=sorted(data.items()),
         devices=devices,
+        more_devices=more,
+        listed=LISTED,
         csrf_token=await session.create_csrf_token(),
         message=MESSAGES.get(request.query_params.get("m", "")),
         prefix=store.core.prefix,
@@ -192,12 +235,28 @@ async def signin_page(request: Request) -> Response:
     session = get_session(request)
     if await current_user(session) is not None:
         return redirect("/")
-    return render(
+    # The form's token costs Redis nothing: a visitor's first page mints a session token
+    # for the cookie, and nothing is written until sign-in (docs/design.md, "CSRF tokens").
+    response = render(
         "signin.html",
         users=sorted(USERS.items()),
         csrf_token=await session.create_csrf_token(),
         message=MESSAGES.get(request.query_params.get("m", "")),
     )
+    if SIGNED_IN_COOKIE in request.cookies:
+        response.delete_cookie(SIGNED_IN_COOKIE)  # told once: signed out now
+    return response
+
+
+def signed_in_marker(response: Response, store: AsyncStore) -> Response:
+    response.set_cookie(
+        SIGNED_IN_COOKIE,
+        "1",
+        max_age=int(store.max_age.total_seconds()),
+        httponly=True,
+        samesite="lax",
+    )
+    return response
 
 
 @csrf_protected
@@ -221,13 +280,15 @@ async def signin(request: Request, form: dict[str, str]) -> Response:
             "page_views": 0,
         }
     )
-    return redirect("/?m=welcome")
+    return signed_in_marker(redirect("/?m=welcome"), store_of(request))
 
 
 @csrf_protected
 async def signout(request: Request, form: dict[str, str]) -> Response:
     await get_session(request).delete()
-    return redirect("/signin?m=signed-out")
+    response = redirect("/signin?m=signed-out")
+    response.delete_cookie(SIGNED_IN_COOKIE)
+    return response
 
 
 @csrf_protected
@@ -238,9 +299,13 @@ async def end_session(request: Request, form: dict[str, str]) -> Response:
     if signed_in is None:
         return redirect("/signin?m=ended")
     target = form.get("session_id", "")
-    # Only a session listed in this user's own index can be ended from here.
-    if target == session.id or target not in await store_of(request).sessions(
-        REFERENCE, signed_in[0]
+    # Only another session of this user can be ended from here: one call that reads the
+    # target's user (what its index entry says, rule 6), however many sessions the user has.
+    store = store_of(request)
+    if (
+        target == session.id
+        or not SESSION_ID.fullmatch(target)
+        or (await store.get(target, [REFERENCE])).get(REFERENCE) != signed_in[0]
     ):
         return render(
             "error.html",
@@ -248,7 +313,7 @@ async def end_session(request: Request, form: dict[str, str]) -> Response:
             title="No such session",
             message="That session is not one of your other active sessions (any more).",
         )
-    await store_of(request).delete(target)
+    await store.delete(target)
     return redirect("/?m=ended-one")
 
 
@@ -271,7 +336,9 @@ async def reset_password(request: Request, form: dict[str, str]) -> Response:
         return redirect("/signin?m=ended")
     await store_of(request).delete_all(REFERENCE, signed_in[0])
     await session.delete()  # already gone from Redis; this clears the cookie too
-    return redirect("/signin?m=reset")
+    response = redirect("/signin?m=reset")
+    response.delete_cookie(SIGNED_IN_COOKIE)
+    return response
 
 
 async def about(request: Request) -> Response:

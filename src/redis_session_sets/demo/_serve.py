@@ -1,13 +1,25 @@
 """``redis-session-sets demo``: the demo app under uvicorn, with a Redis of its own
-unless one is given (``--url`` or ``$REDIS_URL``)."""
+unless one is given (``--url`` or ``$REDIS_URL``).
+
+The private redis-server and its folder go away however the demo stops: Ctrl+C
+(SIGINT), ``kill`` / ``docker stop`` / systemd (SIGTERM), a closed terminal (SIGHUP), or
+uvicorn failing to start. uvicorn shuts down cleanly on SIGINT and SIGTERM, then raises
+the signal again once its own handlers are gone; SIGHUP, which uvicorn leaves alone,
+gets the same clean shutdown here. Either way the signal ends up as ``Stopped`` below,
+an exception, so the ``with`` blocks that own the redis-server close it.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import errno
+import signal
 import socket
 import sys
+import threading
+from collections.abc import Callable
 from contextlib import ExitStack
+from types import FrameType
+from typing import Any
 
 import redis.asyncio
 import uvicorn
@@ -22,6 +34,36 @@ from ._redis import LocalRedis, RedisNotFound
 
 def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+class Stopped(Exception):
+    """A stop signal (SIGTERM, SIGHUP) arrived: unwind, closing what was opened."""
+
+
+# The signals that stop the demo besides Ctrl+C (SIGINT: KeyboardInterrupt).
+STOP_SIGNALS = tuple(
+    getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
+)
+
+
+def stop_handler(server: Callable[[], uvicorn.Server | None]) -> Callable[[int, Any], None]:
+    """The handler of the stop signals: while uvicorn serves, a clean shutdown (as uvicorn
+    does for SIGTERM itself; it raises the signal again afterwards); otherwise, or once
+    the shutdown is under way, ``Stopped``."""
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        running = server()
+        if running is None or running.should_exit:
+            raise Stopped(signal.Signals(signum).name)
+        running.handle_exit(signum, frame)
+
+    return handle
+
+
+def ignore(signals: tuple[int, ...]) -> None:
+    if threading.current_thread() is threading.main_thread():
+        for signum in signals:
+            signal.signal(signum, signal.SIG_IGN)
 
 
 def port_taken(host: str, port: int) -> bool:
@@ -47,25 +89,39 @@ def client_for(url: str) -> redis.asyncio.Redis:
 def serve(
     *, url: str | None, host: str = "127.0.0.1", port: int = 8000, prefix: str = "rss"
 ) -> int:
-    """Runs the demo until Ctrl+C; returns the exit code."""
+    """Runs the demo until Ctrl+C, SIGTERM or SIGHUP; returns the exit code (0 after a
+    clean stop)."""
     if port_taken(host, port):
         _say(f"redis-session-sets: error: {host}:{port} is in use; pick another with --port")
         return 2
+    server: uvicorn.Server | None = None
     with ExitStack() as cleanup:
-        if url is None:
-            try:
-                local = cleanup.enter_context(LocalRedis())
-            except RedisNotFound as error:
-                _say(f"redis-session-sets: error: {error}")
-                return 3
-            url = local.url
-            _say(f"Started a private redis-server on port {local.port} (stopped on exit).")
-        client = client_for(url)
-        store = AsyncStore(client, references=[REFERENCE], prefix=prefix)
-        app = create_app(store, on_shutdown=client.aclose, redis_url=redact(url))
-        _say(f"redis-session-sets demo: http://{host}:{port}/  (Ctrl+C to stop)")
-        # uvicorn re-raises Ctrl+C after its clean shutdown; here it just means "stop".
-        with contextlib.suppress(KeyboardInterrupt):
-            uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info")).run()
+        if threading.current_thread() is threading.main_thread():  # where signals arrive
+            handler = stop_handler(lambda: server)
+            cleanup.callback(signal.signal, signal.SIGINT, signal.getsignal(signal.SIGINT))
+            for signum in STOP_SIGNALS:
+                cleanup.callback(signal.signal, signum, signal.signal(signum, handler))
+        try:
+            if url is None:
+                try:
+                    local = cleanup.enter_context(LocalRedis())
+                except RedisNotFound as error:
+                    _say(f"redis-session-sets: error: {error}")
+                    return 3
+                # Runs first on the way out: a second signal cannot cut the clean-up short.
+                cleanup.callback(ignore, (signal.SIGINT, *STOP_SIGNALS))
+                url = local.url
+                _say(f"Started a private redis-server on port {local.port} (stopped on exit).")
+            client = client_for(url)
+            store = AsyncStore(client, references=[REFERENCE], prefix=prefix)
+            app = create_app(store, on_shutdown=client.aclose, redis_url=redact(url))
+            _say(f"redis-session-sets demo: http://{host}:{port}/  (Ctrl+C to stop)")
+            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
+            server.run()
+        except (KeyboardInterrupt, Stopped):
+            pass  # uvicorn re-raises the signal after its clean shutdown: here, "stop"
+        except SystemExit:  # uvicorn could not start (it logged why)
+            _say(f"redis-session-sets: error: could not serve on {host}:{port} (see above)")
+            return 2
         _say("Demo stopped.")
     return 0

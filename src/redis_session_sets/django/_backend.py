@@ -7,7 +7,8 @@ under the id derived from it (``base64url(SHA-256(token))``, docs/design.md), so
 A save sends only the keys the request changed (see ``_dict_session``) in one atomic
 script, so concurrent requests that change different keys keep both changes, and a
 session that is not in Redis any more (logged out or revoked meanwhile) is never written
-back: the save raises ``UpdateError``, which Django's middleware answers with a 400.
+back: the save raises ``UpdateError``, with or without changes, which Django's middleware
+answers with a 400 (``SessionInterrupted``).
 
 Each sync method and its ``a*`` twin build the same operation of the core (``_*_op``)
 and differ only in how they run it.
@@ -18,7 +19,6 @@ from __future__ import annotations
 from collections.abc import Generator
 from typing import Any
 
-from django.conf import settings
 from django.contrib.sessions.backends.base import SessionBase, UpdateError
 
 from .._engine.protocol import Operation, done
@@ -96,7 +96,8 @@ class SessionStore(SessionBase):  # type: ignore[misc]
             # An expiry in the past: the session ends now (as on Django's db backend,
             # where it would be written already expired).
             operation: Operation[bool] = _ignore(core.delete(session_id))
-        elif pending:
+        elif pending or must_create:
+            assert pending is not None
             operation = core.update(
                 session_id,
                 pending.values,
@@ -105,10 +106,13 @@ class SessionStore(SessionBase):  # type: ignore[misc]
                 create=must_create,
                 replace=pending.replace,
             )
-        elif settings.SESSION_SAVE_EVERY_REQUEST:
-            operation = core.touch(session_id, age)  # the setting asks to renew the TTL
         else:
-            return done(None)  # nothing changed: nothing is written
+            # Nothing changed, but Django asked for a save (the session was marked
+            # modified, or SESSION_SAVE_EVERY_REQUEST) and its middleware re-sends the
+            # cookie with a fresh expiry: renew the TTL to match, which also tells, in
+            # the same round trip, whether the session still exists (UpdateError if not,
+            # as Django's own backends raise).
+            operation = core.touch(session_id, age)
 
         def run() -> Operation[None]:
             if not (yield from operation):

@@ -18,4 +18,5 @@ urlpatterns = [
     path("sessions/", views.sessions_view),
     path("signout-others/", views.signout_others_view),
     path("together/<str:key>/<str:value>/", views.together_view),
+    path("deleted-then-saved/<str:change>/", views.deleted_then_saved_view),
 ]

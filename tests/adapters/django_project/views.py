@@ -100,3 +100,14 @@ def together_view(request: HttpRequest, key: str, value: str) -> HttpResponse:
     BARRIER.wait(timeout=10)  # the other request has read it too
     request.session[key] = value
     return HttpResponse("ok")
+
+
+def deleted_then_saved_view(request: HttpRequest, change: str) -> HttpResponse:
+    """Django's ``test_session_update_error_redirect``: the session is saved, deleted,
+    then saved again by the middleware (here with or without a change)."""
+    request.session = request.session.__class__()
+    request.session.save(must_create=True)
+    request.session.delete()
+    if change == "with":
+        request.session["late"] = "value"
+    return HttpResponse("ok")

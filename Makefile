@@ -3,7 +3,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: test check fix soak lint docs servers server-redis-6.2 server-valkey-9 install redis-server chromium demo wrk bench clean
+.PHONY: test suite check fix soak lint docs servers server-redis-6.2 server-valkey-9 install redis-server chromium demo wrk bench clean
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -67,10 +67,16 @@ server-valkey-9: $(STAMP) redis-server
 servers:
 	@$(MAKE) --no-print-directory -j2 --output-sync=target server-redis-6.2 server-valkey-9
 
-# The suite prints its line coverage of the package at the end (a figure, not a gate).
-test: $(STAMP) redis-server chromium lint docs
+# The whole suite on Redis 7 (the matrix runs valkey-py's clients on Valkey 9).
+# It prints its line coverage of the package at the end (a figure, not a gate).
+suite: $(STAMP) redis-server chromium
 	$(VENV)/bin/pytest -q --clients=redis-py --cov=redis_session_sets --cov-report=term:skip-covered
-	@$(MAKE) --no-print-directory servers
+
+# The suite and the two matrix runs side by side: they mostly wait on Redis and on
+# servers, so together they take little longer than the suite alone. Each run's output
+# is printed when it ends.
+test: $(STAMP) redis-server chromium lint docs
+	@$(MAKE) --no-print-directory -j3 --output-sync=target suite server-redis-6.2 server-valkey-9
 
 # The whole suite, the stress tests (model-based, concurrency, faults, fuzzing) with
 # budgets many times larger than in `make test`: minutes, not seconds.

@@ -30,7 +30,7 @@ class AppRedis(redis.Redis):
 def test_a_subclass_is_driven_as_its_library(client_class: type, library: str) -> None:
     nothing_there = client_class(port=free_port(), retry=clients.retry(library, 0))
     store = Store(nothing_there)
-    assert store.family.name == library
+    assert store._family.name == library
     with pytest.raises(SessionStoreError) as raised:
         store.get(store.create_session_id())
     assert isinstance(raised.value.__cause__, clients.base_error(library))

@@ -77,10 +77,10 @@ class AsyncStore(StoreBase):
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             if self._loop is not None:
-                compat.forget_connections(self.client, cluster=self.is_cluster)
+                compat.forget_connections(self.client, cluster=self._cluster)
             self._loop = loop
         try:
-            await compat.ready(self.client, cluster=self.is_cluster)
+            await compat.ready(self.client, cluster=self._cluster)
             if isinstance(request, Batch):
                 return await self._send_batch(request)
             if isinstance(request, Command):
@@ -89,12 +89,12 @@ class AsyncStore(StoreBase):
             if script.sha in self._scripts_sent:
                 try:
                     return await self.client.evalsha(script.sha, len(keys), *keys, *args)
-                except self.family.no_script:
+                except self._family.no_script:
                     pass  # the server forgot it: a restart, a failover, SCRIPT FLUSH
             reply = await self.client.eval(script.source, len(keys), *keys, *args)
             self._scripts_sent.add(script.sha)
             return reply
-        except self.family.failures as error:
+        except self._family.failures as error:
             raise failure(request, error) from error
 
     async def _pipeline(self, requests: list[Command | ScriptCall], source: bool) -> list[Any]:
@@ -105,7 +105,7 @@ class AsyncStore(StoreBase):
 
     async def _send_batch(self, batch: Batch) -> list[Any]:
         replies = await self._pipeline(list(batch.requests), source=False)
-        unknown = unknown_scripts(replies, self.family.no_script)
+        unknown = unknown_scripts(replies, self._family.no_script)
         if unknown:
             again = await self._pipeline([batch.requests[i] for i in unknown], source=True)
             for i, reply in zip(unknown, again, strict=True):

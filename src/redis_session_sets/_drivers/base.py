@@ -68,8 +68,10 @@ class StoreBase:
     """
 
     core: StoreCore
-    # The client's library (redis-py or valkey-py): which exceptions mean "Redis failed".
-    family: ClientFamily
+    # The client's library (redis-py or valkey-py): which exceptions mean "Redis failed";
+    # and whether the client is a cluster client.
+    _family: ClientFamily
+    _cluster: bool
 
     def __init__(
         self,
@@ -81,15 +83,15 @@ class StoreBase:
         prefix: str = "rss",
         id_bytes: int = 32,
     ) -> None:
-        self.family = family_of(client)
-        self.is_cluster = self.family.is_cluster(client)
+        self._family = family_of(client)
+        self._cluster = self._family.is_cluster(client)
         self.core = StoreCore(
             references=references,
             max_age=max_age,
             absolute_max_age=absolute_max_age,
             prefix=prefix,
             id_bytes=id_bytes,
-            topology=topology_for(self.is_cluster),
+            topology=topology_for(self._cluster),
         )
         # Scripts this store has sent with EVAL, which runs a script and caches it in one
         # round trip; afterwards EVALSHA sends only its digest. So even the first use of

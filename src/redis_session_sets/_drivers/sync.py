@@ -81,12 +81,12 @@ class Store(StoreBase):
             if script.sha in self._scripts_sent:
                 try:
                     return self.client.evalsha(script.sha, len(keys), *keys, *args)
-                except self.family.no_script:
+                except self._family.no_script:
                     pass  # the server forgot it: a restart, a failover, SCRIPT FLUSH
             reply = self.client.eval(script.source, len(keys), *keys, *args)
             self._scripts_sent.add(script.sha)
             return reply
-        except self.family.failures as error:
+        except self._family.failures as error:
             raise failure(request, error) from error
 
     def _pipeline(self, requests: list[Command | ScriptCall], source: bool) -> list[Any]:
@@ -97,7 +97,7 @@ class Store(StoreBase):
 
     def _send_batch(self, batch: Batch) -> list[Any]:
         replies = self._pipeline(list(batch.requests), source=False)
-        unknown = unknown_scripts(replies, self.family.no_script)
+        unknown = unknown_scripts(replies, self._family.no_script)
         if unknown:
             again = self._pipeline([batch.requests[i] for i in unknown], source=True)
             for i, reply in zip(unknown, again, strict=True):

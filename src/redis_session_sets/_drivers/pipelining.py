@@ -1,0 +1,228 @@
+"""Auto-pipelining: the commands that concurrent tasks of one event loop start in the same
+loop iteration go to Redis together, as one redis-py pipeline (``transaction=False``).
+
+Why: redis-py's asyncio client spends most of a command's cost in Python around the
+socket (a pool checkout, a write, a read, a release: one connection per command in
+flight). Sent together, N commands share one checkout, one write and one read loop, and
+need one connection however many tasks wait; ioredis (``enableAutoPipelining``) and
+StackExchange.Redis (one multiplexed connection) get their speed the same way.
+
+How: ``execute(args)`` queues the command with a future and, once per loop iteration
+(``loop.call_soon``), the queue is cut into batches of at most ``max_batch`` commands;
+each batch runs as a pipeline over the caller's own client -- its pool, AUTH, TLS,
+Sentinel, cluster routing and retry policy stay as configured -- in a task of its own,
+so a cancelled caller never interrupts a half-read reply stream. At most
+``max_in_flight`` batches (so that many connections) are out at a time; what arrives
+meanwhile waits and goes in the next batch, which is what makes batches form under load.
+Each caller gets its own reply, or its own exception (a WRONGTYPE, a script error, a
+``NoScriptError``); a failure of the batch as a whole (the connection lost, a timeout)
+goes to exactly the callers of that batch.
+
+Ordering: the commands of one batch go out in the order they were started. With
+``max_in_flight=1`` (the default) batches are sent one after the other, so every command
+reaches Redis in the order it was started; a task that awaits each command before it
+starts the next has its order kept whatever the setting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import copy
+import importlib
+from collections import deque
+from dataclasses import dataclass
+from typing import Any, TypeAlias, cast
+
+from .clients import AsyncClient, RedisPyAsync, family_of
+
+__all__ = ["AutoPipeline"]
+
+Pending: TypeAlias = tuple[tuple[Any, ...], "asyncio.Future[Any]"]
+
+# Commands that change or depend on the state of the connection they run on: in a pipeline
+# over a pooled connection they would leak that state to whoever uses it next, or (CLIENT
+# REPLY OFF) break the pairing of commands and replies.
+STATEFUL_COMMANDS = frozenset(
+    {
+        "AUTH", "CLIENT", "DISCARD", "EXEC", "HELLO", "MONITOR", "MULTI", "PSUBSCRIBE",
+        "PUNSUBSCRIBE", "QUIT", "RESET", "SELECT", "SSUBSCRIBE", "SUBSCRIBE", "SUNSUBSCRIBE",
+        "UNSUBSCRIBE", "UNWATCH", "WATCH",
+    }
+)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class _Errors:
+    """The exception classes of the client's library (redis-py's or valkey-py's: the same
+    names in two modules, neither subclassing the other)."""
+
+    base: type[Exception]  # RedisError, ValkeyError
+    reply: type[BaseException]  # ResponseError: an error reply of Redis
+    # Raised by the client before it sends anything: an argument it cannot encode, a
+    # command it cannot route to one cluster node.
+    refused: tuple[type[BaseException], ...]
+    # ... except this one, which a cluster pipeline may raise after a first attempt.
+    uncovered_slot: type[BaseException]
+
+    @classmethod
+    def of(cls, client: object) -> _Errors:
+        family = family_of(client)
+        module = importlib.import_module(family.no_script.__module__)
+        reply, uncovered = module.ResponseError, module.SlotNotCoveredError
+        base = next(kind for kind in family.failures if issubclass(reply, kind))
+        cluster = next(kind for kind in family.failures if issubclass(uncovered, kind))
+        return cls(cast("type[Exception]", base), reply, (module.DataError, cluster), uncovered)
+
+
+class _LoopState:
+    """Everything that belongs to one event loop. A new loop gets a new one, so nothing
+    of a dead loop (its futures, its tasks, a flush it never ran) reaches the new one;
+    callbacks of the old loop, should it ever run again, only touch their own state."""
+
+    __slots__ = ("flush_scheduled", "in_flight", "loop", "queue", "tasks")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.queue: deque[Pending] = deque()
+        self.flush_scheduled = False
+        self.in_flight = 0
+        # The loop keeps only weak references to tasks: these keep the batches alive.
+        self.tasks: set[asyncio.Task[None]] = set()
+
+
+class AutoPipeline:
+    """Sends concurrent commands together, each with its own reply or exception.
+
+    ``await AutoPipeline(client).execute(("HGETALL", key))`` returns what
+    ``await client.execute_command("HGETALL", key)`` returns (the client's response
+    callbacks apply), or raises what it would raise. One object per client; it may be
+    used from one event loop at a time (a new loop starts afresh).
+    """
+
+    def __init__(self, client: AsyncClient, *, max_batch: int = 256, max_in_flight: int = 1):
+        if max_batch < 1 or max_in_flight < 1:
+            raise ValueError("max_batch and max_in_flight must be at least 1")
+        # A valkey-py client has redis-py's API: held under redis-py's types.
+        self.client = cast("RedisPyAsync", client)
+        self._errors = _Errors.of(client)
+        self.max_batch = max_batch
+        # Never more batches out than the pool may open connections (redis-py's
+        # ConnectionPool raises "Too many connections" beyond its max_connections).
+        pool_limit = getattr(getattr(client, "connection_pool", None), "max_connections", None)
+        if isinstance(pool_limit, int) and pool_limit > 0:
+            max_in_flight = min(max_in_flight, pool_limit)
+        self.max_in_flight = max_in_flight
+        self._state: _LoopState | None = None
+
+    async def execute(self, args: tuple[Any, ...]) -> Any:
+        """Runs one command (its name and arguments) in the next batch."""
+        if not args:
+            raise ValueError("no command given")
+        name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+        if name.upper() in STATEFUL_COMMANDS:
+            raise ValueError(f"{name} changes the connection's state: not auto-pipelined")
+        loop = asyncio.get_running_loop()
+        state = self._state
+        if state is None or state.loop is not loop:
+            state = self._state = _LoopState(loop)
+        future: asyncio.Future[Any] = loop.create_future()
+        state.queue.append((args, future))
+        if not state.flush_scheduled and state.in_flight < self.max_in_flight:
+            # Runs after every callback already due in this iteration: the other tasks
+            # woken with this one queue their commands first.
+            state.flush_scheduled = True
+            loop.call_soon(self._flush, state)
+        # A cancelled caller cancels only this future: the batch's task drops its reply.
+        return await future
+
+    def _flush(self, state: _LoopState) -> None:
+        state.flush_scheduled = False
+        while state.queue and state.in_flight < self.max_in_flight:
+            batch: list[Pending] = []
+            while state.queue and len(batch) < self.max_batch:
+                pending = state.queue.popleft()
+                if not pending[1].done():  # cancelled before it was sent: not sent at all
+                    batch.append(pending)
+            if not batch:
+                break
+            state.in_flight += 1
+            # A context of its own: the batch serves many callers, so it must not run in
+            # (and spill into) the context variables of whichever one scheduled it.
+            task = state.loop.create_task(self._send(batch), context=contextvars.Context())
+            state.tasks.add(task)
+            task.add_done_callback(lambda task: self._sent(state, task))
+
+    def _sent(self, state: _LoopState, task: asyncio.Task[None]) -> None:
+        state.tasks.discard(task)
+        state.in_flight -= 1
+        # The callers this batch answered have run already (their wake-ups were due
+        # before this callback): what they queued since goes out now, together with
+        # whatever waited for a free slot.
+        self._flush(state)
+
+    async def _send(self, batch: list[Pending]) -> None:
+        try:
+            try:
+                replies = await self._pipeline([args for args, _ in batch])
+            except self._errors.refused as error:
+                if len(batch) == 1 or isinstance(error, self._errors.uncovered_slot):
+                    raise
+                # A command redis-py refused before sending anything (an argument it
+                # cannot encode, a key it cannot route): find whose it is by sending each
+                # on its own, so it fails alone.
+                for pending in batch:
+                    await self._send([pending])
+                return
+            if len(replies) != len(batch):
+                raise self._errors.base(f"{len(replies)} replies to a pipeline of {len(batch)}")
+        except BaseException as error:
+            for _, future in batch:
+                _fail(future, error)
+            if not isinstance(error, Exception):
+                raise  # CancelledError (the loop shuts down), KeyboardInterrupt
+            return
+        try:
+            for (_, future), reply in zip(batch, replies, strict=True):
+                if future.done():
+                    continue  # the caller was cancelled: its reply is dropped
+                if isinstance(reply, self._errors.reply):
+                    future.set_exception(reply)  # its own, as the parser made it
+                elif isinstance(reply, BaseException):
+                    # Not a reply but redis-py's error in the command's place (a cluster
+                    # pipeline does so for a node whose connection failed), which may be
+                    # one object in several places: each caller gets a copy.
+                    _fail(future, reply)
+                else:
+                    future.set_result(reply)
+        finally:
+            # Whatever went wrong above, no caller of this batch is left waiting forever.
+            for _, future in batch:
+                _fail(future, self._errors.base("the auto-pipeline lost this command's reply"))
+
+    async def _pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        # The pipeline takes one connection from the client's pool for the whole batch
+        # and gives it back (or drops it, if broken) whatever happens; error replies
+        # come back as exception objects in the list, in their commands' places.
+        pipe = self.client.pipeline(transaction=False)
+        for args in commands:
+            pipe.execute_command(*args)
+        return await pipe.execute(raise_on_error=False)
+
+
+def _fail(future: asyncio.Future[Any], error: BaseException) -> None:
+    # A closed loop: this is the garbage collector closing a batch of a dead loop.
+    if future.done() or future.get_loop().is_closed():
+        return
+    if isinstance(error, asyncio.CancelledError):
+        future.cancel()
+        return
+    # Each caller raises its own copy: one exception object raised in many tasks would
+    # collect all their tracebacks. The original, with the batch's traceback, is the cause.
+    try:
+        own = copy.copy(error)
+    except Exception:
+        own = error
+    else:
+        own.__cause__ = error
+    future.set_exception(own)

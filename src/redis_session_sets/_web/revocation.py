@@ -25,9 +25,8 @@ import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
-from .._drivers import compat
 from .._drivers.async_ import AsyncStore
-from .._engine.codec import text
+from .._drivers.subscription import Subscription, subscribe
 from .._engine.core import StoreCore
 from .._engine.errors import SessionStoreError
 from .._engine.keys import ended_channel
@@ -146,29 +145,17 @@ class Revocations:
     # -- the subscription ----------------------------------------------------------------
 
     async def _run(self) -> None:
-        failures: tuple[type[BaseException], ...] = (
-            *self.store.family.failures,
-            SessionStoreError,
-        )
         delay = RETRY_FIRST
         while True:
             try:
-                opened = compat.pubsub(
-                    self.store.client,
-                    cluster=self.store.is_cluster,
-                    valkey_py=self.store.family.name == "valkey-py",
-                )
-                async with opened as subscription:
-                    await subscription.subscribe(self.channel)
+                async with subscribe(self.store, self.channel) as subscription:
                     await self._listen(subscription)
                 # Idle: no socket was left for a while. Decided without an await in
                 # between, so a socket added meanwhile finds this task done and starts one.
                 if not self.sockets:
                     return
                 continue
-            except asyncio.CancelledError:
-                raise
-            except failures as error:
+            except SessionStoreError as error:
                 logger.warning(
                     "redis-session-sets: the subscription to %s failed (%s); retrying",
                     self.channel,
@@ -177,13 +164,13 @@ class Revocations:
             await asyncio.sleep(delay)
             delay = min(delay * 2, RETRY_MAX)
 
-    async def _listen(self, subscription: Any) -> None:
-        """Handles messages until the connection fails (an exception) or no socket was
-        left for IDLE_FOR seconds (returns)."""
+    async def _listen(self, subscription: Subscription) -> None:
+        """Handles events until the connection fails (SessionStoreError) or no socket
+        was left for IDLE_FOR seconds (returns)."""
         idle_since: float | None = None
         while True:
-            message = await subscription.get_message(timeout=PING_EVERY)
-            if message is None:
+            event = await subscription.get(timeout=PING_EVERY)
+            if event is None:
                 if not self.sockets:
                     now = self.loop.time()
                     if idle_since is not None and now - idle_since >= IDLE_FOR:
@@ -193,13 +180,13 @@ class Revocations:
                     idle_since = None
                 await subscription.ping()
                 continue
-            kind = text(message["type"])
+            kind, data = event
             if kind == "subscribe":
                 # (Re)established, by us or by redis-py's reconnection: anything ended
                 # while no subscription listened is found by checking every open socket.
                 await self._check_all()
             elif kind == "message":
-                self.ended(text(message["data"]).split())
+                self.ended(data.split())
 
     async def _check_all(self) -> None:
         ids = list(self.sockets)

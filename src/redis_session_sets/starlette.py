@@ -97,6 +97,7 @@ class DictSessionMiddleware:
         domain: str | None = None,
         path: str = "/",
         touch_interval: MaxAge | None = None,
+        track: tuple[str, ...] = (),
         close_ended_websockets: bool = True,
     ) -> None:
         if not isinstance(store, AsyncStore):
@@ -118,6 +119,7 @@ class DictSessionMiddleware:
             domain=domain,
             path=path,
             touch_interval=touch_interval,
+            track=track,
         )
         self.cookie = options.cookie()
         self.touch_interval_ms = options.touch_interval_ms(store.core)

@@ -141,6 +141,10 @@ class AsyncStore(StoreBase):
     async def regenerate(self, session_id: str) -> str:
         return await self.run(self.core.regenerate(session_id))
 
+    async def end_reason(self, session_id: str) -> str | None:
+        """Why the session was ended, if it was with a reason (for ``end_reason_ttl``)."""
+        return await self.run(self.core.end_reason(session_id))
+
     async def exists(self, session_id: str) -> bool:
         return await self.run(self.core.exists(session_id))
 

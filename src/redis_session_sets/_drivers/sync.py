@@ -131,6 +131,10 @@ class Store(StoreBase):
     def regenerate(self, session_id: str) -> str:
         return self.run(self.core.regenerate(session_id))
 
+    def end_reason(self, session_id: str) -> str | None:
+        """Why the session was ended, if it was with a reason (for ``end_reason_ttl``)."""
+        return self.run(self.core.end_reason(session_id))
+
     def exists(self, session_id: str) -> bool:
         return self.run(self.core.exists(session_id))
 

@@ -83,6 +83,11 @@ class StoreCore:
     def session_key(self, session_id: str) -> str:
         return f"{self.prefix}:s:{{{self.check_session_id(session_id)}}}"
 
+    def end_reason_key(self, session_id: str) -> str:
+        """The key that tells why the session ``session_id`` was ended, when a reason was
+        given (its hash's slot on a cluster)."""
+        return f"{self.prefix}:e:{{{self.check_session_id(session_id)}}}"
+
     def reference_key(self, field: str, value: str | int) -> str:
         self.check_reference_field(field)
         return f"{self.prefix}:r:{field}:{{{self.index_value(field, value)}}}"
@@ -357,6 +362,16 @@ class StoreCore:
                 return None
             created, touched, now, ttl, ua, ip = found
             return session_info(session_id, created, touched, ttl, ua, ip, now=now)
+
+        return run()
+
+    def end_reason(self, session_id: str) -> Operation[str | None]:
+        """Why the session was ended, if it was with a reason (one GET)."""
+        key = self.end_reason_key(session_id)
+
+        def run() -> Operation[str | None]:
+            reason = yield Command(("GET", key))
+            return None if reason is None else text(reason)
 
         return run()
 

@@ -16,6 +16,7 @@ from .._drivers.async_ import AsyncStore
 from .._engine.keys import MaxAge
 from .access import SESSION_KEY
 from .cookies import SecretKeys, lists_cookie
+from .device import asgi_device
 from .options import SessionOptions
 from .revocation import serve_websocket
 from .session import AsyncSession
@@ -96,6 +97,7 @@ class SessionMiddleware:
         domain: str | None = None,
         path: str = "/",
         touch_interval: MaxAge | None = None,
+        track: tuple[str, ...] = (),
         close_ended_websockets: bool = True,
     ) -> None:
         if not isinstance(store, AsyncStore):
@@ -116,9 +118,14 @@ class SessionMiddleware:
             domain=domain,
             path=path,
             touch_interval=touch_interval,
+            track=track,
         )
         self.factory = SessionFactory(
-            store.core, options, read_header=cookie_header, is_https=is_https
+            store.core,
+            options,
+            read_header=cookie_header,
+            is_https=is_https,
+            read_device=asgi_device,
         )
 
     def create_session(self, scope: Any) -> AsyncSession:

@@ -79,9 +79,9 @@ test: $(STAMP) redis-server chromium lint docs
 	@$(MAKE) --no-print-directory -j3 --output-sync=target suite server-redis-6.2 server-valkey-9
 
 # The whole suite, the stress tests (model-based, concurrency, faults, fuzzing) with
-# budgets many times larger than in `make test`: minutes, not seconds.
+# budgets many times larger than in `make test`, and the slow tests: minutes, not seconds.
 soak: $(STAMP) redis-server
-	HYPOTHESIS_PROFILE=soak $(VENV)/bin/pytest -q --timeout 3600
+	HYPOTHESIS_PROFILE=soak $(VENV)/bin/pytest -q --timeout 3600 -m 'slow or not slow'
 
 # The demo on http://127.0.0.1:8000 (its own Redis unless REDIS_URL is set).
 demo: $(STAMP) redis-server

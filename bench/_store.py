@@ -1,5 +1,7 @@
 """Store level: AsyncStore calls against raw redis-py sending the one equivalent command,
-on the same client (so the same connection pool) and the same concurrency."""
+on the same client (so the same connection pool) and the same concurrency: operations/s
+and the client's CPU time per operation (``time.process_time``: this process only, so the
+Redis server's own work is not in it)."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from redis_session_sets import AsyncStore
 Call = Callable[[int, int], Awaitable[Any]]  # (task number, iteration) -> awaitable
 
 
-async def _ops_per_second(call: Call, concurrency: int, duration: float) -> float:
+async def _ops_per_second(call: Call, concurrency: int, duration: float) -> tuple[float, float]:
+    """Operations/s, and CPU µs of this process per operation."""
     done = 0
     deadline = time.perf_counter() + duration
 
@@ -29,9 +32,10 @@ async def _ops_per_second(call: Call, concurrency: int, duration: float) -> floa
             iteration += 1
             done += 1
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     await asyncio.gather(*(worker(task) for task in range(concurrency)))
-    return done / (time.perf_counter() - started)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return done / elapsed, cpu * 1e6 / max(done, 1)
 
 
 async def _run(url: str, concurrency: int, duration: float, rounds: int) -> dict[str, Any]:
@@ -62,7 +66,9 @@ async def _run(url: str, concurrency: int, duration: float, rounds: int) -> dict
             lambda t, i: client.hset(keys[t], "user_id", f'"{i % 2}"'),
         ),
     }
-    samples: dict[str, dict[str, list[float]]] = {n: {"ours": [], "raw": []} for n in pairs}
+    samples: dict[str, dict[str, list[float]]] = {
+        n: {"ours": [], "raw": [], "ours_cpu": [], "raw_cpu": []} for n in pairs
+    }
     for _, ours, _, raw in pairs.values():  # warm-up: loads the scripts, fills the pool
         await _ops_per_second(ours, concurrency, min(duration, 0.5) / 2)
         await _ops_per_second(raw, concurrency, min(duration, 0.5) / 2)
@@ -71,9 +77,11 @@ async def _run(url: str, concurrency: int, duration: float, rounds: int) -> dict
             first, second = (ours, raw) if number % 2 == 0 else (raw, ours)
             a = await _ops_per_second(first, concurrency, duration)
             b = await _ops_per_second(second, concurrency, duration)
-            ours_ops, raw_ops = (a, b) if number % 2 == 0 else (b, a)
+            (ours_ops, ours_cpu), (raw_ops, raw_cpu) = (a, b) if number % 2 == 0 else (b, a)
             samples[name]["ours"].append(ours_ops)
             samples[name]["raw"].append(raw_ops)
+            samples[name]["ours_cpu"].append(ours_cpu)
+            samples[name]["raw_cpu"].append(raw_cpu)
     await client.aclose()
     return {
         name: {
@@ -83,6 +91,12 @@ async def _run(url: str, concurrency: int, duration: float, rounds: int) -> dict
             "raw_ops": statistics.median(samples[name]["raw"]),
             "ratio": statistics.median(
                 o / r for o, r in zip(samples[name]["ours"], samples[name]["raw"], strict=True)
+            ),
+            "ours_cpu_us": statistics.median(samples[name]["ours_cpu"]),
+            "raw_cpu_us": statistics.median(samples[name]["raw_cpu"]),
+            "cpu_ratio": statistics.median(
+                o / r
+                for o, r in zip(samples[name]["ours_cpu"], samples[name]["raw_cpu"], strict=True)
             ),
             "rounds": samples[name],
         }

@@ -76,18 +76,21 @@ async def async_client(
     await client.aclose()
 
 
-@pytest.fixture(params=["sync", "async"])
+@pytest.fixture(params=["sync", "async", "async-unpipelined"])
 def make_store(
     request: pytest.FixtureRequest,
     sync_client: redis.Redis,
     async_client: redis.asyncio.Redis,
 ) -> Callable[..., Any]:
     """Builds a store on the throwaway server: the sync one (behind an async facade, so
-    one test body covers both shells) or the async one."""
+    one test body covers both shells), the async one (auto-pipelined, the default), or
+    the async one with ``pipelining=False`` (each command on its own connection)."""
 
     def make(**options: Any) -> Any:
         if request.param == "sync":
             return SyncStoreAsAsync(Store(sync_client, **options))
+        if request.param == "async-unpipelined":
+            options.setdefault("pipelining", False)
         return AsyncStore(async_client, **options)
 
     return make

@@ -141,7 +141,7 @@ async def test_every_method(store: Store | AsyncStore, cluster_client: RedisClus
     assert timedelta(minutes=59) < info.expires_at - info.touched_at <= timedelta(hours=1)
     assert await call(store, "info", store.create_session_id()) is None
 
-    # regenerate: copy then delete, index memberships moved, CSRF secret rotated.
+    # regenerate: copy then delete, index memberships moved, an old __csrf dropped.
     cluster_client.hset(key, "__csrf", '"old-secret"')
     new = await call(store, "regenerate", a)
     assert new != a
@@ -150,8 +150,7 @@ async def test_every_method(store: Store | AsyncStore, cluster_client: RedisClus
     assert await call(store, "get", new) == {"user_id": 7, "name": "ada"}
     assert sorted(await call(store, "sessions", "user_id", 7)) == sorted([new, c])
     assert cluster_client.zscore("rss:r:user_id:{7}", a) is None
-    new_secret = cluster_client.hget(store.get_session_key(new), "__csrf")
-    assert new_secret is not None and new_secret != b'"old-secret"'
+    assert cluster_client.hget(store.get_session_key(new), "__csrf") is None
     assert cluster_client.pttl(store.get_session_key(new)) > 0
     # A missing session regenerates into a new, empty one.
     fresh = await call(store, "regenerate", store.create_session_id())
@@ -586,29 +585,24 @@ async def test_middleware_login_flow_on_a_cluster(
 
 
 async def test_core_operations_of_the_adapters(store: Store | AsyncStore) -> None:
-    """update (the dict sessions' save), read and csrf_secret (the per-request session)."""
+    """save_changes (the dict sessions' save) and read (the per-request session)."""
     core = store.core
     session_id = store.create_session_id()
 
     async def run(operation: Operation[Any]) -> Any:
         return await call(store, "run", operation)
 
-    assert await run(core.update(session_id, {"user_id": 1, "a": 1}, create=False)) is False
-    assert await run(core.update(session_id, {"user_id": 1, "a": 1, "b": 2})) is True
+    assert await run(core.save_changes(session_id, {"user_id": 1, "a": 1}, create=False)) is False
+    assert await run(core.save_changes(session_id, {"user_id": 1, "a": 1, "b": 2})) is True
     assert await call(store, "sessions", "user_id", 1) == [session_id]
-    assert await run(core.update(session_id, {"org": "o"}, removed=["user_id", "a"])) is True
+    assert await run(core.save_changes(session_id, {"org": "o"}, removed=["user_id", "a"])) is True
     assert await call(store, "sessions", "user_id", 1) == []
     assert await call(store, "sessions", "org", "o") == [session_id]
-    assert await run(core.update(session_id, {"user_id": 2}, replace=True)) is True
+    assert await run(core.save_changes(session_id, {"user_id": 2}, replace=True)) is True
     assert await call(store, "get", session_id) == {"user_id": 2}
     assert await call(store, "sessions", "org", "o") == []
     assert await call(store, "sessions", "user_id", 2) == [session_id]
 
     read = await run(core.read(session_id))
     assert read.exists and read.values == {"user_id": 2} and read.touched_ms
-
-    assert await run(core.csrf_secret(session_id, "read")) == (1, None)
-    status, secret = await run(core.csrf_secret(session_id, "write"))
-    assert status == 2 and secret
-    assert await run(core.csrf_secret(session_id, "write")) == (1, secret)
     assert await call(store, "sessions", "user_id", 2) == [session_id]

@@ -190,23 +190,24 @@ async def stores(
 ) -> AsyncIterator[tuple[Store | AsyncStore, Store]]:
     """The store under test (sync or async) and a sync store for the final checks."""
     check = redis.Redis(port=server.port)
-    if kind == "async":
+    if kind.startswith("async"):
         client: Any = redis.asyncio.Redis(port=server.port, **options)
-        store: Store | AsyncStore = AsyncStore(client, references=REFS)
+        pipelining = kind != "async-unpipelined"
+        store: Store | AsyncStore = AsyncStore(client, references=REFS, pipelining=pipelining)
     else:
         client = redis.Redis(port=server.port, **options)
         store = Store(client, references=REFS)
     try:
         yield store, Store(check, references=REFS)
     finally:
-        if kind == "async":
+        if kind.startswith("async"):
             await client.aclose()
         else:
             client.close()
         check.close()
 
 
-@pytest.mark.parametrize("kind", ["async", "sync"])
+@pytest.mark.parametrize("kind", ["async", "async-unpipelined", "sync"])
 @pytest.mark.parametrize("retries", ["none", "default"])
 async def test_connections_killed_mid_operation(
     server: RedisServer, kind: str, retries: str
@@ -238,7 +239,7 @@ async def test_connections_killed_mid_operation(
         assert_indexes_true(check.client, check)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("kind", ["async", "sync"])
+@pytest.mark.parametrize("kind", ["async", "async-unpipelined", "sync"])
 async def test_redis_restarted_during_load(server: RedisServer, kind: str) -> None:
     async with stores(server, kind, retry=no_retry(), socket_timeout=2) as (store, check):
         load = Load(store)

@@ -46,13 +46,13 @@ def test_a_dict_session_save_of_thousands_of_keys(raw: redis.Redis) -> None:
     store = Store(raw, references=["user_id"])
     session_id = store.create_session_id()
     values: dict[str, object] = {f"f{i}": i for i in range(MANY)}
-    store.run(store.core.update(session_id, {**values, "user_id": 7}))
+    store.run(store.core.save_changes(session_id, {**values, "user_id": 7}))
     assert store.get(session_id) == {**values, "user_id": 7}
     dropped = [f"f{i}" for i in range(0, MANY, 2)]
-    store.run(store.core.update(session_id, {"g": 1}, dropped))
+    store.run(store.core.save_changes(session_id, {"g": 1}, dropped))
     kept = {name: value for name, value in values.items() if name not in dropped}
     assert store.get(session_id) == {**kept, "g": 1, "user_id": 7}
-    store.run(store.core.update(session_id, {"user_id": 8}, replace=True))
+    store.run(store.core.save_changes(session_id, {"user_id": 8}, replace=True))
     assert store.get(session_id) == {"user_id": 8}
     assert store.sessions("user_id", 8) == [session_id]
     assert store.sessions("user_id", 7) == []

@@ -201,14 +201,14 @@ async def test_regenerate_moves_data_and_indexes(store: Any, raw: redis.Redis) -
     raw.hset(store.get_session_key(old), "__csrf", "old-secret")
     created = (await store.info(old)).created_at
     new = await store.regenerate(old)
-    assert new != old and len(new) == 43
+    assert new != old and len(new) == 43  # create_session_id: 32 random bytes
     assert await store.exists(old) is False
     assert await store.get(new) == {"user_id": 5, "team": "x", "cart": [1, 2]}
     assert await store.sessions("user_id", 5) == [new]
     assert await store.sessions("team", "x") == [new]
     assert raw.zscore(store.get_reference_key("user_id", 5), old) is None
-    secret = raw.hget(store.get_session_key(new), "__csrf")
-    assert secret and secret != b"old-secret"  # the CSRF secret is rotated
+    # An older version's CSRF secret is not carried over.
+    assert raw.hget(store.get_session_key(new), "__csrf") is None
     assert (await store.info(new)).created_at == created
 
 
@@ -277,15 +277,17 @@ async def test_hash_deleted_behind_the_librarys_back_is_not_listed(
 
 
 async def test_absolute_max_age(make_store: Any, raw: redis.Redis) -> None:
-    store = make_store(references=["user_id"], absolute_max_age=0.6)
+    # Two seconds of absolute life: the touches fit in it even on a loaded machine.
+    store = make_store(references=["user_id"], absolute_max_age=2)
     session_id = store.create_session_id()
+    created = time.monotonic()
     await store.set(session_id, {"user_id": 1, "a": 1})
     key = store.get_session_key(session_id)
-    assert raw.pttl(key) <= 600  # the TTL never outlives the absolute limit
+    assert raw.pttl(key) <= 2000  # the TTL never outlives the absolute limit
     for _ in range(4):
         await asyncio.sleep(0.1)
         assert await store.touch(session_id) is True
-    await asyncio.sleep(0.4)
+    await asyncio.sleep(created + 2.1 - time.monotonic())
     assert await store.get(session_id) == {}
     assert await store.exists(session_id) is False
     assert await store.sessions("user_id", 1) == []

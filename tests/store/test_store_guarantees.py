@@ -122,6 +122,7 @@ def test_each_operation_is_one_round_trip(counted: Store, redis_server: RedisSer
         ("get fields", lambda: store.get(session_id, ["a"])),
         ("unset", lambda: store.unset(session_id, ["a"])),
         ("incr", lambda: store.incr(session_id, "n")),
+        ("update", lambda: store.update(session_id, {"user_id": 3}, unset=["a"], incr={"n": 1})),
         ("touch", lambda: store.touch(session_id)),
         ("exists", lambda: store.exists(session_id)),
         ("info", lambda: store.info(session_id)),

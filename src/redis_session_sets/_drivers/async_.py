@@ -12,11 +12,21 @@ from datetime import timedelta
 from typing import Any, TypeVar, cast
 
 from .._engine.keys import MaxAge
-from .._engine.protocol import Batch, Command, Emit, Iteration, Operation, Request, ScriptCall
+from .._engine.protocol import (
+    Arg,
+    Batch,
+    Command,
+    Emit,
+    Iteration,
+    Operation,
+    Request,
+    ScriptCall,
+)
 from .._engine.types import SessionInfo
 from . import compat
 from .base import StoreBase, batch_replies, command_args, failure, unknown_scripts
 from .clients import AsyncClient, RedisPyAsync
+from .pipelining import AutoPipeline
 
 T = TypeVar("T")
 
@@ -24,7 +34,13 @@ T = TypeVar("T")
 class AsyncStore(StoreBase):
     """Sessions in Redis, for asyncio: a ``redis.asyncio.Redis`` or ``RedisCluster`` (or
     a Sentinel's ``master_for``), or valkey-py's ``valkey.asyncio.Valkey`` /
-    ``ValkeyCluster``."""
+    ``ValkeyCluster``.
+
+    ``pipelining=True``: the operations that concurrent tasks start in the same loop
+    iteration go to Redis together in one pipeline, each still atomic with its own result
+    or exception (docs/design.md, "Auto-pipelining"); ``False`` sends each on its own
+    pooled connection.
+    """
 
     def __init__(
         self,
@@ -35,6 +51,8 @@ class AsyncStore(StoreBase):
         absolute_max_age: MaxAge | None = None,
         prefix: str = "rss",
         id_bytes: int = 32,
+        index_slack: MaxAge = timedelta(minutes=10),
+        pipelining: bool = True,
     ) -> None:
         super().__init__(
             client,
@@ -43,10 +61,15 @@ class AsyncStore(StoreBase):
             absolute_max_age=absolute_max_age,
             prefix=prefix,
             id_bytes=id_bytes,
+            index_slack=index_slack,
         )
         # A valkey-py client has redis-py's API: held under redis-py's types.
         self.client = cast("RedisPyAsync", client)
         self._loop: asyncio.AbstractEventLoop | None = None
+        # pipelining: the commands that concurrent tasks start in one loop iteration go
+        # out together as one pipeline, each with its own reply (see pipelining.py);
+        # without it each command takes a pooled connection of its own.
+        self._auto = AutoPipeline(client) if pipelining else None
 
     # -- driving the engine ------------------------------------------------------------
 
@@ -84,18 +107,24 @@ class AsyncStore(StoreBase):
             if isinstance(request, Batch):
                 return await self._send_batch(request)
             if isinstance(request, Command):
-                return await self.client.execute_command(*request.args)
-            script, keys, args = request.script, request.keys, request.args
-            if script.sha in self._scripts_sent:
+                return await self._execute(request.args)
+            sha = request.script.sha
+            if sha in self._scripts_sent:
                 try:
-                    return await self.client.evalsha(script.sha, len(keys), *keys, *args)
+                    return await self._execute(command_args(request))
                 except self._family.no_script:
                     pass  # the server forgot it: a restart, a failover, SCRIPT FLUSH
-            reply = await self.client.eval(script.source, len(keys), *keys, *args)
-            self._scripts_sent.add(script.sha)
+            reply = await self._execute(command_args(request, source=True))
+            self._scripts_sent.add(sha)
             return reply
         except self._family.failures as error:
             raise failure(request, error) from error
+
+    async def _execute(self, args: tuple[Arg, ...]) -> Any:
+        """One command: in the next auto-pipelined batch, or on its own connection."""
+        if self._auto is not None:
+            return await self._auto.execute(args)
+        return await self.client.execute_command(*args)
 
     async def _pipeline(self, requests: list[Command | ScriptCall], source: bool) -> list[Any]:
         pipe = self.client.pipeline(transaction=False)
@@ -121,6 +150,20 @@ class AsyncStore(StoreBase):
         self, session_id: str, values: Mapping[str, Any], max_age: MaxAge | None = None
     ) -> None:
         await self.run(self.core.set(session_id, values, max_age))
+
+    async def update(
+        self,
+        session_id: str,
+        values: Mapping[str, Any] | None = None,
+        *,
+        unset: Iterable[str] = (),
+        incr: Mapping[str, int] | None = None,
+        max_age: MaxAge | None = None,
+    ) -> dict[str, int]:
+        """``set`` + ``unset`` + ``incr`` in one atomic round trip; the new value of each
+        incremented field."""
+        result = await self.run(self.core.update(session_id, values, unset, max_age, incr=incr))
+        return result or {}
 
     async def unset(
         self, session_id: str, fields: Iterable[str], max_age: MaxAge | None = None
@@ -151,8 +194,8 @@ class AsyncStore(StoreBase):
     async def info(self, session_id: str) -> SessionInfo | None:
         return await self.run(self.core.info(session_id))
 
-    async def sessions(self, field: str, value: str | int) -> list[str]:
-        return await self.run(self.core.sessions(field, value))
+    async def sessions(self, field: str, value: str | int, batch_size: int = 500) -> list[str]:
+        return await self.run(self.core.sessions(field, value, batch_size))
 
     def iter_sessions(
         self, field: str, value: str | int, batch_size: int = 500
@@ -160,8 +203,8 @@ class AsyncStore(StoreBase):
         # The core checks the arguments now; the iterator sends nothing until iterated.
         return _flatten(self.iterate(self.core.iter_sessions(field, value, batch_size)))
 
-    async def count(self, field: str, value: str | int) -> int:
-        return await self.run(self.core.count(field, value))
+    async def count(self, field: str, value: str | int, batch_size: int = 500) -> int:
+        return await self.run(self.core.count(field, value, batch_size))
 
     async def session_infos(
         self, field: str, value: str | int, batch_size: int = 500

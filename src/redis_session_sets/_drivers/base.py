@@ -82,6 +82,7 @@ class StoreBase:
         absolute_max_age: MaxAge | None = None,
         prefix: str = "rss",
         id_bytes: int = 32,
+        index_slack: MaxAge = timedelta(minutes=10),
     ) -> None:
         self._family = family_of(client)
         self._cluster = self._family.is_cluster(client)
@@ -91,6 +92,7 @@ class StoreBase:
             absolute_max_age=absolute_max_age,
             prefix=prefix,
             id_bytes=id_bytes,
+            index_slack=index_slack,
             topology=topology_for(self._cluster),
         )
         # Scripts this store has sent with EVAL, which runs a script and caches it in one

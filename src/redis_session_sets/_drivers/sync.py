@@ -34,6 +34,7 @@ class Store(StoreBase):
         absolute_max_age: MaxAge | None = None,
         prefix: str = "rss",
         id_bytes: int = 32,
+        index_slack: MaxAge = timedelta(minutes=10),
     ) -> None:
         super().__init__(
             client,
@@ -42,6 +43,7 @@ class Store(StoreBase):
             absolute_max_age=absolute_max_age,
             prefix=prefix,
             id_bytes=id_bytes,
+            index_slack=index_slack,
         )
         # A valkey-py client has redis-py's API: held under redis-py's types.
         self.client = cast("RedisPySync", client)
@@ -114,6 +116,20 @@ class Store(StoreBase):
     ) -> None:
         self.run(self.core.set(session_id, values, max_age))
 
+    def update(
+        self,
+        session_id: str,
+        values: Mapping[str, Any] | None = None,
+        *,
+        unset: Iterable[str] = (),
+        incr: Mapping[str, int] | None = None,
+        max_age: MaxAge | None = None,
+    ) -> dict[str, int]:
+        """``set`` + ``unset`` + ``incr`` in one atomic round trip; the new value of each
+        incremented field."""
+        result = self.run(self.core.update(session_id, values, unset, max_age, incr=incr))
+        return result or {}
+
     def unset(self, session_id: str, fields: Iterable[str], max_age: MaxAge | None = None) -> None:
         self.run(self.core.unset(session_id, fields, max_age))
 
@@ -141,15 +157,15 @@ class Store(StoreBase):
     def info(self, session_id: str) -> SessionInfo | None:
         return self.run(self.core.info(session_id))
 
-    def sessions(self, field: str, value: str | int) -> list[str]:
-        return self.run(self.core.sessions(field, value))
+    def sessions(self, field: str, value: str | int, batch_size: int = 500) -> list[str]:
+        return self.run(self.core.sessions(field, value, batch_size))
 
     def iter_sessions(self, field: str, value: str | int, batch_size: int = 500) -> Iterator[str]:
         # The core checks the arguments now; the iterator sends nothing until iterated.
         return chain.from_iterable(self.iterate(self.core.iter_sessions(field, value, batch_size)))
 
-    def count(self, field: str, value: str | int) -> int:
-        return self.run(self.core.count(field, value))
+    def count(self, field: str, value: str | int, batch_size: int = 500) -> int:
+        return self.run(self.core.count(field, value, batch_size))
 
     def session_infos(
         self, field: str, value: str | int, batch_size: int = 500

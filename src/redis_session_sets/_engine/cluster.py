@@ -2,7 +2,7 @@
 its indexes (they live in different slots).
 
 ``Cluster`` is the topology the drivers choose for a cluster client (see ``topology``).
-Writes: the session script runs with ARGV[3] = '0' (lib.lua), touches only its hash and
+Writes: the session script runs with INLINE = false (lib.lua), touches only its hash and
 returns the reference values before and after; the index half follows as one ``Batch``
 of ``index_update.lua`` calls (one per index key), so a write costs at most two round
 trips (``regenerate``: three, copy then delete). Indexes are therefore eventually
@@ -87,7 +87,7 @@ class IndexChanges:
         later write of it would give it, or more), so that, arriving late, it never
         undoes a newer add: a renewal's expire_at, a deletion's time + the default max
         age. A new id never comes back, so its old id's removals are unconditional."""
-        expire_at = int(reply[1])
+        expire_at = int(reply[1])  # the score: exact on a cluster (no index slack)
         guard = 0
         if old_id == new_id:
             if expire_at > 0:
@@ -135,15 +135,13 @@ def follow_up(
         yield batch
 
 
-def regenerate(
-    core: StoreCore, session_id: str, new_id: str, ttl_ms: int, csrf_secret: str
-) -> Operation[None]:
+def regenerate(core: StoreCore, session_id: str, new_id: str, ttl_ms: int) -> Operation[None]:
     """Copy, then delete (the hashes are in different slots: never a RENAME). Three round
     trips, so that a failure never loses the session: read the old hash; write the copy
-    (rotating the CSRF secret) and add the new id to its indexes; only then delete the old
-    hash and remove the old id from its indexes."""
+    and add the new id to its indexes; only then delete the old hash and remove the old
+    id from its indexes."""
     old_key, new_key = core.session_key(session_id), core.session_key(new_id)
-    reply = yield core.script_call("regenerate_read", (old_key,), session_id, ttl_ms)
+    reply = yield core.script_call("regenerate_read", (old_key,), ttl_ms)
     status, expire_at, old = int(reply[0]), int(reply[1]), reply[2]
     fields = tuple(reply[4]) if status == 1 else ()
     # A missing session becomes a new, empty one, in no index.
@@ -151,11 +149,9 @@ def regenerate(
     adds, removals = IndexChanges(core), IndexChanges(core)
     adds.reindex(new_id, new_id, (status, expire_at, new, new))
     removals.reindex(session_id, new_id, (status, 0, old, new))
-    write = core.script_call(
-        "regenerate_write", (new_key,), new_id, expire_at, csrf_secret, *fields
-    )
+    write = core.script_call("regenerate_write", (new_key,), expire_at, *fields)
     yield Batch((write, *adds.requests()))
-    deletion = (core.script_call("delete", (old_key,), session_id),) if status == 1 else ()
+    deletion = (core.script_call("delete", (old_key,)),) if status == 1 else ()
     if deletion or removals.requests():
         yield Batch((*deletion, *removals.requests()))
 
@@ -210,7 +206,7 @@ def _clean(
             args += (session_id, int(score) + 1)
         requests.append(core.index_script("index_update", field_name, value, *args))
     for session_id in old:
-        requests.append(core.script_call("delete", (core.session_key(session_id),), session_id))
+        requests.append(core.script_call("delete", (core.session_key(session_id),)))
     if requests:
         replies = yield Batch(tuple(requests))
         if old:
@@ -268,12 +264,8 @@ def _past(created: Any, absolute_ms: int, now: int) -> bool:
         return False
 
 
-def sessions(core: StoreCore, field_name: str, value: str) -> Operation[list[str]]:
-    now, _, flat = yield core.index_script("index_members", field_name, value, "range", 0, -1)
-    return (yield from check(core, field_name, value, int(now), _members(flat)))
-
-
-def iter_sessions(core: StoreCore, field_name: str, value: str, batch_size: int) -> Iteration:
+def pages(core: StoreCore, field_name: str, value: str, batch_size: int) -> Iteration:
+    """A page of members per script call, then one pipeline of HMGETs to check them."""
     cursor: Arg = "0"
     while True:
         now, cursor, flat = yield core.index_script(
@@ -306,11 +298,7 @@ def delete_all(
                 yield Batch(
                     tuple(
                         core.script_call(
-                            "delete_member",
-                            (core.session_key(session_id),),
-                            session_id,
-                            field_name,
-                            value,
+                            "delete_member", (core.session_key(session_id),), field_name, value
                         )
                         for session_id, _ in valid
                     )
@@ -345,18 +333,12 @@ class Cluster(Topology):
         return follow_up(core, script, session_id, reply)
 
     def regenerate(
-        self, core: StoreCore, session_id: str, new_id: str, ttl_ms: int, csrf_secret: str
+        self, core: StoreCore, session_id: str, new_id: str, ttl_ms: int
     ) -> Operation[None]:
-        return regenerate(core, session_id, new_id, ttl_ms, csrf_secret)
+        return regenerate(core, session_id, new_id, ttl_ms)
 
-    def sessions(self, core: StoreCore, field: str, value: str) -> Operation[list[str]]:
-        return sessions(core, field, value)
-
-    def count(self, core: StoreCore, field: str, value: str) -> Operation[int]:
-        return len((yield from sessions(core, field, value)))
-
-    def iter_sessions(self, core: StoreCore, field: str, value: str, batch_size: int) -> Iteration:
-        return iter_sessions(core, field, value, batch_size)
+    def pages(self, core: StoreCore, field: str, value: str, batch_size: int) -> Iteration:
+        return pages(core, field, value, batch_size)
 
     def session_infos(
         self, core: StoreCore, field: str, value: str, batch_size: int

@@ -18,13 +18,33 @@ from typing import Any
 
 from . import keys
 from .codec import decode_pairs, decode_value, encode_value, session_info, text
-from .keys import CREATED_FIELD, TOUCHED_FIELD, MaxAge, check_batch_size, duration_ms
-from .protocol import Arg, Command, Iteration, Operation, ScriptCall
-from .scripts import load_script
+from .keys import (
+    CREATED_FIELD,
+    TOUCHED_FIELD,
+    MaxAge,
+    check_batch_size,
+    duration_ms,
+)
+from .protocol import Arg, Command, Emit, Iteration, Operation, ScriptCall
+from .scripts import Script, Scripts
 from .topology import SingleServer, Topology
 from .types import SessionInfo
 
-CSRF_MODES = ("read", "write", "create")
+# At most this many expired members are pruned from an index by one script call.
+PRUNE = 100
+# The most index members one script call examines (a page of sessions/count/iter_sessions)
+# or deletes (a batch of delete_all), whatever batch_size asks: each costs a command or
+# three inside the script, and no call may block Redis for more than a few ms
+# (docs/design.md, "Bounded work").
+READ_PAGE = 250
+DELETE_PAGE = 100
+# A page of session_infos: each member costs two commands (HMGET, PTTL), about what a
+# read page's members cost; 500 keeps a user with 1,000 sessions at two or three calls.
+INFO_PAGE = 500
+# Within one call, TIME and the clock PTTL counts from may differ by a little: an expiry
+# read back from a TTL is trusted to this many ms (lib.lua, covered).
+JITTER_MS = 1000
+INT64 = 2**63
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +67,7 @@ class StoreCore:
         absolute_max_age: MaxAge | None = None,
         prefix: str = "rss",
         id_bytes: int = 32,
+        index_slack: MaxAge = timedelta(minutes=10),
         topology: Topology | None = None,
     ) -> None:
         names = keys.check_reference_names(references)
@@ -59,17 +80,31 @@ class StoreCore:
         self.references = names
         self.prefix = prefix
         self.id_bytes = id_bytes
-        self.max_age_ms = duration_ms(max_age, "max_age")
+        self.max_age_ms = duration_ms(max_age, "max_age", limit=True)
         self.absolute_max_age_ms = (
-            0 if absolute_max_age is None else duration_ms(absolute_max_age, "absolute_max_age")
+            0
+            if absolute_max_age is None
+            else duration_ms(absolute_max_age, "absolute_max_age", limit=True)
         )
+        self.index_slack_ms = duration_ms(index_slack, "index_slack", zero=True, limit=True)
         self.topology = SingleServer() if topology is None else topology
-        # The leading ARGV of every script (see lua/lib.lua).
-        self.script_args: tuple[Arg, ...] = (
-            prefix,
-            " ".join(names),
-            "1" if self.topology.indexes_inline else "0",
-            self.absolute_max_age_ms,
+        # On a cluster the index updates follow the session script, in an order nobody
+        # guarantees: exact scores keep their guards exact (docs/design.md, "Index slack").
+        slack = self.index_slack_ms if self.topology.indexes_inline else 0
+        # How much later than its session's expiry an index score may be.
+        self.score_slack_ms = slack
+        # The store's configuration, baked into its scripts (lua/lib.lua).
+        self.scripts = Scripts(
+            {
+                "PREFIX": prefix,
+                "REFS": names,
+                "INLINE": self.topology.indexes_inline,
+                "ABSOLUTE": self.absolute_max_age_ms,
+                "SLACK": slack,
+                "JITTER": min(JITTER_MS, slack // 8),
+                "PRUNE": PRUNE,
+                "SLICE": 1000,
+            }
         )
 
     # -- key layout and validation -------------------------------------------------
@@ -127,31 +162,35 @@ class StoreCore:
         return flat
 
     def ttl_ms(self, max_age: MaxAge | None) -> int:
-        return self.max_age_ms if max_age is None else duration_ms(max_age, "max_age")
+        return self.max_age_ms if max_age is None else duration_ms(max_age, "max_age", limit=True)
 
     # -- the scripts --------------------------------------------------------------
 
-    def script_call(
-        self, name: str, script_keys: tuple[str, ...], session_id: str, *extra: Arg
-    ) -> ScriptCall:
-        """A session script of ``lua/``, with the store's leading arguments."""
-        args = (*self.script_args, session_id, *extra)
-        return ScriptCall(load_script(name), script_keys, args)
+    def script(self, name: str) -> Script:
+        """The script ``lua/<name>.lua`` as this store's configuration composes it."""
+        return self.scripts[name]
+
+    def script_call(self, name: str, script_keys: tuple[str, ...], *args: Arg) -> ScriptCall:
+        """A script of ``lua/`` (a session script takes the session's id from KEYS[1])."""
+        return ScriptCall(self.scripts[name], script_keys, args)
 
     def index_script(self, name: str, field: str, value: str | int, *extra: Arg) -> ScriptCall:
-        """An index script of ``lua/`` on the index of ``(field, value)``."""
+        """An index script of ``lua/`` on the index of ``(field, value)``, which takes
+        the field and the index value as its first arguments."""
         key = self.reference_key(field, value)
-        args = (*self.script_args, field, self.index_value(field, value), *extra)
-        return ScriptCall(load_script(name), (key,), args)
+        args = (field, self.index_value(field, value), *extra)
+        return ScriptCall(self.scripts[name], (key,), args)
 
     def _session_script(
         self, name: str, script_keys: tuple[str, ...], session_id: str, extra: tuple[Arg, ...]
     ) -> Operation[tuple[int, Any]]:
         """Runs a session script, then what the topology adds (on a cluster, the index
         half of the write); returns the script's status and result."""
-        reply = yield self.script_call(name, script_keys, session_id, *extra)
+        reply = yield self.script_call(name, script_keys, *extra)
         yield from self.topology.after_session_script(self, name, session_id, reply)
-        return int(reply[0]), reply[4]
+        if isinstance(reply, int):
+            return reply, None  # the status alone (lib.lua, session_reply)
+        return int(reply[0]), reply[-1]  # {status, result}, or the cluster's longer reply
 
     # -- operations: each validates eagerly, then returns its generator -----------
 
@@ -188,26 +227,87 @@ class StoreCore:
         key = self.session_key(session_id)
         flat = self.encode_values(values)
         extra = (self.ttl_ms(max_age), "1" if create else "0", *flat)
+        # A write of no reference field cannot move the session: the lean script.
+        script = "set" if any(name in self.references for name in values) else "set_plain"
 
         def run() -> Operation[bool]:
-            status, _ = yield from self._session_script("set", (key,), session_id, extra)
-            return status == 1
-
-        return run()
-
-    def unset(
-        self, session_id: str, fields: Iterable[str], max_age: MaxAge | None = None
-    ) -> Operation[bool]:
-        key = self.session_key(session_id)
-        extra: tuple[Arg, ...] = (self.ttl_ms(max_age), *self.field_names(fields))
-
-        def run() -> Operation[bool]:
-            status, _ = yield from self._session_script("unset", (key,), session_id, extra)
+            status, _ = yield from self._session_script(script, (key,), session_id, extra)
             return status == 1
 
         return run()
 
     def update(
+        self,
+        session_id: str,
+        values: Mapping[str, Any] | None = None,
+        unset: Iterable[str] = (),
+        max_age: MaxAge | None = None,
+        *,
+        incr: Mapping[str, int] | None = None,
+        create: bool = True,
+        replace: bool = False,
+    ) -> Operation[dict[str, int] | None]:
+        """``set`` + ``unset`` + ``incr`` in one atomic script (lua/update.lua): returns
+        the new value of each incremented field; None when the session was missing and
+        ``create`` is off. With ``replace``, every user field neither written nor
+        incremented is removed (``unset`` must be empty). A field may appear in one of
+        ``values``, ``unset`` and ``incr`` only. TypeError, with nothing written, when an
+        incremented field holds no integer or would leave the 64-bit range."""
+        key = self.session_key(session_id)
+        values = {} if values is None else values
+        flat = self.encode_values(values)
+        names = self.field_names(unset)
+        amounts = self.increments(incr)
+        if replace and names:
+            raise ValueError("update: replace removes fields itself; unset must be empty")
+        unset_names = set(names)
+        overlap = (values.keys() & unset_names) | (values.keys() & amounts.keys())
+        overlap |= unset_names & amounts.keys()
+        if overlap:
+            raise ValueError(
+                f"update: field {sorted(overlap)[0]!r} may appear in only one of values, "
+                "unset and incr"
+            )
+        extra: tuple[Arg, ...] = (
+            self.ttl_ms(max_age),
+            "1" if create else "0",
+            "1" if replace else "0",
+            len(names),
+            *names,
+            len(amounts),
+            *(item for pair in amounts.items() for item in pair),
+            *flat,
+        )
+
+        def run() -> Operation[dict[str, int] | None]:
+            status, result = yield from self._session_script("update", (key,), session_id, extra)
+            if status == -1:
+                field = text(result)
+                raise TypeError(f"session field {field!r} does not hold an integer (or overflows)")
+            if status != 1:
+                return None
+            items = [text(item) for item in result]
+            return {name: int(digits) for name, digits in zip(items[::2], items[1::2], strict=True)}
+
+        return run()
+
+    def increments(self, incr: Mapping[str, int] | None) -> dict[str, int]:
+        """Checks an ``incr`` mapping {field: amount} (amounts are 64-bit integers)."""
+        if incr is None:
+            return {}
+        if not isinstance(incr, Mapping):
+            raise TypeError(f"incr must be a mapping of field names to amounts, not {incr!r}")
+        amounts = {}
+        for name, amount in incr.items():
+            self.check_field_name(name)
+            if isinstance(amount, bool) or not isinstance(amount, int):
+                raise TypeError(f"incr amount must be an int, not {amount!r}")
+            if not -INT64 <= amount < INT64:
+                raise ValueError(f"incr amount out of the 64-bit range: {amount}")
+            amounts[name] = int(amount)
+        return amounts
+
+    def save_changes(
         self,
         session_id: str,
         values: Mapping[str, Any],
@@ -220,21 +320,21 @@ class StoreCore:
         """The save of a dict session: writes ``values`` and removes ``removed`` (or, with
         ``replace``, every user field not in ``values``) atomically, renewing the TTL.
         False when the session was missing and ``create`` is off."""
-        key = self.session_key(session_id)
-        names = self.field_names(removed)
-        flat = self.encode_values(values)
-        extra = (
-            self.ttl_ms(max_age),
-            "1" if create else "0",
-            "1" if replace else "0",
-            len(names),
-            *names,
-            *flat,
-        )
+        update = self.update(session_id, values, removed, max_age, create=create, replace=replace)
 
         def run() -> Operation[bool]:
-            status, _ = yield from self._session_script("update", (key,), session_id, extra)
-            return status == 1
+            return (yield from update) is not None
+
+        return run()
+
+    def unset(
+        self, session_id: str, fields: Iterable[str], max_age: MaxAge | None = None
+    ) -> Operation[bool]:
+        """Removes fields; False (nothing written) when there is no such session."""
+        update = self.update(session_id, None, fields, max_age, create=False)
+
+        def run() -> Operation[bool]:
+            return (yield from update) is not None
 
         return run()
 
@@ -248,28 +348,20 @@ class StoreCore:
         create: bool = True,
     ) -> Operation[int | None]:
         """The new value; None when the session was missing and ``create`` is off."""
-        key = self.session_key(session_id)
-        self.check_field_name(field)
-        if isinstance(amount, bool) or not isinstance(amount, int):
-            raise TypeError(f"incr amount must be an int, not {amount!r}")
-        if not -(2**63) <= amount < 2**63:
-            raise ValueError(f"incr amount out of the 64-bit range: {amount}")
-        extra = (self.ttl_ms(max_age), "1" if create else "0", field, amount)
+        update = self.update(session_id, None, (), max_age, incr={field: amount}, create=create)
 
         def run() -> Operation[int | None]:
-            status, value = yield from self._session_script("incr", (key,), session_id, extra)
-            if status == -1:
-                raise TypeError(f"session field {field!r} does not hold an integer (or overflows)")
-            return int(value) if status == 1 else None
+            result = yield from update
+            return None if result is None else result[field]
 
         return run()
 
     def touch(self, session_id: str, max_age: MaxAge | None = None) -> Operation[bool]:
         key = self.session_key(session_id)
-        extra = (self.ttl_ms(max_age),)
+        extra = (self.ttl_ms(max_age), "0")
 
         def run() -> Operation[bool]:
-            status, _ = yield from self._session_script("touch", (key,), session_id, extra)
+            status, _ = yield from self._session_script("set_plain", (key,), session_id, extra)
             return status == 1
 
         return run()
@@ -289,10 +381,10 @@ class StoreCore:
         """Moves the session to ``new_id`` (a fresh one by default); returns the new id."""
         self.check_session_id(session_id)
         new_id = self.create_session_id() if new_id is None else self.check_session_id(new_id)
-        extra = (self.ttl_ms(max_age), secrets.token_urlsafe(32))
+        ttl = self.ttl_ms(max_age)
 
         def run() -> Operation[str]:
-            yield from self.topology.regenerate(self, session_id, new_id, *extra)
+            yield from self.topology.regenerate(self, session_id, new_id, ttl)
             return new_id
 
         return run()
@@ -324,21 +416,6 @@ class StoreCore:
                 values=decode_pairs(pairs),
                 touched_ms=int(text(touched)) if touched is not None else None,
             )
-
-        return run()
-
-    def csrf_secret(
-        self, session_id: str, mode: str, max_age: MaxAge | None = None
-    ) -> Operation[tuple[int, str | None]]:
-        """The session's CSRF secret (see lua/csrf.lua for ``mode`` and the status)."""
-        key = self.session_key(session_id)
-        if mode not in CSRF_MODES:
-            raise ValueError(f"mode must be one of {CSRF_MODES}, not {mode!r}")
-        extra = (self.ttl_ms(max_age), mode, secrets.token_urlsafe(32))
-
-        def run() -> Operation[tuple[int, str | None]]:
-            status, secret = yield from self._session_script("csrf", (key,), session_id, extra)
-            return status, (text(secret) if secret else None)
 
         return run()
 
@@ -377,13 +454,31 @@ class StoreCore:
 
     # -- index operations ----------------------------------------------------------
 
-    def sessions(self, field: str, value: str | int) -> Operation[list[str]]:
-        indexed = self.indexed(field, value)
-        return self.topology.sessions(self, field, indexed)
+    # Each walks the index in pages of at most batch_size members, one script call per
+    # page, so that no call blocks Redis long whatever the index holds (docs/design.md,
+    # "Bounded work"); a small index is one page, one round trip.
 
-    def count(self, field: str, value: str | int) -> Operation[int]:
+    def sessions(self, field: str, value: str | int, batch_size: int = 500) -> Operation[list[str]]:
+        check_batch_size(batch_size)
         indexed = self.indexed(field, value)
-        return self.topology.count(self, field, indexed)
+
+        def run() -> Operation[list[str]]:
+            # A rehash during the walk may show a member twice: each id once, in order.
+            found: dict[str, None] = {}
+            pages = self.topology.pages(self, field, indexed, min(batch_size, READ_PAGE))
+            for page in (yield from collect(pages)):
+                found.update(dict.fromkeys(page))
+            return list(found)
+
+        return run()
+
+    def count(self, field: str, value: str | int, batch_size: int = 500) -> Operation[int]:
+        sessions = self.sessions(field, value, batch_size)
+
+        def run() -> Operation[int]:
+            return len((yield from sessions))
+
+        return run()
 
     def session_infos(
         self, field: str, value: str | int, batch_size: int = 500
@@ -393,7 +488,7 @@ class StoreCore:
         of bounded work beyond (docs/design.md, rule 8)."""
         check_batch_size(batch_size)
         indexed = self.indexed(field, value)
-        infos = self.topology.session_infos(self, field, indexed, batch_size)
+        infos = self.topology.session_infos(self, field, indexed, min(batch_size, INFO_PAGE))
 
         def run() -> Operation[list[SessionInfo]]:
             found = yield from infos
@@ -404,7 +499,7 @@ class StoreCore:
     def iter_sessions(self, field: str, value: str | int, batch_size: int = 500) -> Iteration:
         check_batch_size(batch_size)
         indexed = self.indexed(field, value)
-        return self.topology.iter_sessions(self, field, indexed, batch_size)
+        return self.topology.pages(self, field, indexed, min(batch_size, READ_PAGE))
 
     def delete_all(
         self, field: str, value: str | int, *, keep: Iterable[str] = (), batch_size: int = 500
@@ -414,4 +509,22 @@ class StoreCore:
             keep = (keep,)  # a single id is what the caller meant
         kept = tuple(self.check_session_id(session_id) for session_id in keep)
         indexed = self.indexed(field, value)
-        return self.topology.delete_all(self, field, indexed, kept, batch_size)
+        page = min(batch_size, DELETE_PAGE)
+        return self.topology.delete_all(self, field, indexed, kept, page)
+
+
+def collect(iteration: Iteration) -> Operation[list[list[str]]]:
+    """Runs an iteration inside an operation: its requests pass through, its emitted
+    batches are gathered."""
+    batches: list[list[str]] = []
+    reply = None
+    while True:
+        try:
+            request = iteration.send(reply)
+        except StopIteration:
+            return batches
+        if isinstance(request, Emit):
+            batches.append(request.values)
+            reply = None
+        else:
+            reply = yield request

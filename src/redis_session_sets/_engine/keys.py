@@ -13,16 +13,20 @@ from datetime import timedelta
 from typing import Any
 
 REFERENCE_FIELD = re.compile(r"[A-Za-z0-9_.-]{1,64}")
-# Ids are base64url without padding: 43 characters for 32 random bytes (or a SHA-256).
+# Ids are base64url without padding: 22 characters for the 128 bits of a token's digest
+# (docs/design.md, "Ids are public"), up to 128 for ids an app makes itself.
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{22,128}")
 PREFIX = re.compile(r"[^\s{}]{1,64}")
 MAX_FIELD_NAME = 256
 MAX_REFERENCE_VALUE_BYTES = 512
 MIN_ID_BYTES = 16
 RESERVED = "__"
-CSRF_FIELD = "__csrf"
 TOUCHED_FIELD = "__touched"
 CREATED_FIELD = "__created"
+# The longest life a session may be given: the browsers' cap on a cookie's Max-Age (RFC
+# 6265bis), and far inside what PEXPIREAT takes (docs/design.md, rule 8).
+MAX_LIFETIME = timedelta(days=400)
+MAX_LIFETIME_MS = 400 * 24 * 3600 * 1000
 
 MaxAge = timedelta | int | float
 
@@ -34,8 +38,9 @@ def ended_channel(prefix: str) -> str:
     return f"{prefix}:ended"
 
 
-def duration_ms(value: MaxAge, what: str, *, zero: bool = False) -> int:
-    """A timedelta or a number of seconds, as whole milliseconds (> 0; or 0 with ``zero``)."""
+def duration_ms(value: MaxAge, what: str, *, zero: bool = False, limit: bool = False) -> int:
+    """A timedelta or a number of seconds, as whole milliseconds (> 0; or 0 with ``zero``;
+    at most 400 days with ``limit``)."""
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, int | float) and not isinstance(value, bool):
@@ -46,7 +51,10 @@ def duration_ms(value: MaxAge, what: str, *, zero: bool = False) -> int:
         return 0
     if not math.isfinite(seconds) or seconds * 1000 < 1:
         raise ValueError(f"{what} must be at least one millisecond, not {value!r}")
-    return round(seconds * 1000)
+    ms = round(seconds * 1000)
+    if limit and ms > MAX_LIFETIME_MS:
+        raise ValueError(f"{what} must be at most 400 days, not {value!r}")
+    return ms
 
 
 def check_session_id(session_id: object) -> str:

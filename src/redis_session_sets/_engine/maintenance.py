@@ -15,7 +15,6 @@ from .codec import text
 from .core import StoreCore
 from .keys import REFERENCE_FIELD, check_batch_size
 from .protocol import Command, Emit, Iteration, Operation, ScriptCall
-from .scripts import load_script
 
 SESSIONS = "s"
 INDEXES = "r"
@@ -89,14 +88,12 @@ class Maintenance:
         """Number, memory and sorted-set members of one kind of key; one call per batch."""
         check_batch_size(count)
         pattern = self.pattern(kind)
-        script = load_script("keyspace_stats")
+        script = self.core.script("keyspace_stats")
 
         def run() -> Operation[KeyStats]:
             total, cursor = KeyStats(), "0"
             while True:
-                reply = yield ScriptCall(
-                    script, (), (*self.core.script_args, cursor, pattern, count)
-                )
+                reply = yield ScriptCall(script, (), (cursor, pattern, count))
                 cursor = text(reply[0])
                 total += KeyStats(int(reply[1]), int(reply[2]), int(reply[3]))
                 if cursor == "0":
@@ -112,13 +109,13 @@ class Maintenance:
         if parsed is None:
             raise ValueError(f"not an index key of prefix {self.core.prefix!r}: {key[:120]!r}")
         field, value = parsed
-        script = load_script("index_scan")
+        script = self.core.script("index_scan")
 
         def run() -> Operation[Pruned]:
             before = int((yield Command(("ZCARD", key))))
             cursor = "0"
             while True:
-                args = (*self.core.script_args, field, value, cursor, batch_size)
+                args = (field, value, cursor, batch_size)
                 reply = yield ScriptCall(script, (key,), args)
                 cursor = text(reply[0])
                 if cursor == "0":
@@ -131,10 +128,10 @@ class Maintenance:
     def session_references(self, session_id: str) -> Operation[list[tuple[str, str]]]:
         """The indexes the session is a member of, found from its fields."""
         key = self.core.session_key(session_id)
-        script = load_script("session_references")
+        script = self.core.script("session_references")
 
         def run() -> Operation[list[tuple[str, str]]]:
-            flat = yield ScriptCall(script, (key,), (*self.core.script_args, session_id))
+            flat = yield ScriptCall(script, (key,), ())
             items = [text(item) for item in flat]
             return list(zip(items[::2], items[1::2], strict=True))
 

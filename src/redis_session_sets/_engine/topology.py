@@ -2,8 +2,9 @@
 when the store is built (docs/design.md, "Consistency by topology").
 
 On a single server (and under Sentinel) a session script updates the hash and its
-indexes together, and index reads are one script each. On a Cluster the indexes live in
-other slots than the hashes: ``cluster.Cluster`` does the index half itself.
+indexes together, and an index is read one page (one script call) at a time. On a
+Cluster the indexes live in other slots than the hashes: ``cluster.Cluster`` does the
+index half itself.
 
 Like the core, a topology is sans-IO: its methods return operations (generators).
 """
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 class Topology:
     """The seam between the core and where the indexes live. ``indexes_inline`` tells
-    the scripts whether they update the indexes themselves (ARGV[3] of lua/lib.lua)."""
+    the scripts whether they update the indexes themselves (INLINE in lua/lib.lua)."""
 
     indexes_inline = True
 
@@ -34,17 +35,13 @@ class Topology:
         raise NotImplementedError
 
     def regenerate(
-        self, core: StoreCore, session_id: str, new_id: str, ttl_ms: int, csrf_secret: str
+        self, core: StoreCore, session_id: str, new_id: str, ttl_ms: int
     ) -> Operation[None]:
         raise NotImplementedError
 
-    def sessions(self, core: StoreCore, field: str, value: str) -> Operation[list[str]]:
-        raise NotImplementedError
-
-    def count(self, core: StoreCore, field: str, value: str) -> Operation[int]:
-        raise NotImplementedError
-
-    def iter_sessions(self, core: StoreCore, field: str, value: str, batch_size: int) -> Iteration:
+    def pages(self, core: StoreCore, field: str, value: str, batch_size: int) -> Iteration:
+        """The live sessions of an index, emitted page by page (at most about
+        ``batch_size`` members examined per script call)."""
         raise NotImplementedError
 
     def session_infos(
@@ -70,19 +67,12 @@ class SingleServer(Topology):
         return done(None)  # the script moved the indexes itself
 
     def regenerate(
-        self, core: StoreCore, session_id: str, new_id: str, ttl_ms: int, csrf_secret: str
+        self, core: StoreCore, session_id: str, new_id: str, ttl_ms: int
     ) -> Operation[None]:
         script_keys = (core.session_key(session_id), core.session_key(new_id))
-        yield core.script_call("regenerate", script_keys, session_id, ttl_ms, new_id, csrf_secret)
+        yield core.script_call("regenerate", script_keys, ttl_ms)
 
-    def sessions(self, core: StoreCore, field: str, value: str) -> Operation[list[str]]:
-        members = yield core.index_script("index_read", field, value, "ids")
-        return [text(member) for member in members]
-
-    def count(self, core: StoreCore, field: str, value: str) -> Operation[int]:
-        return int((yield core.index_script("index_read", field, value, "count")))
-
-    def iter_sessions(self, core: StoreCore, field: str, value: str, batch_size: int) -> Iteration:
+    def pages(self, core: StoreCore, field: str, value: str, batch_size: int) -> Iteration:
         cursor: Arg = "0"
         while True:
             reply = yield core.index_script("index_scan", field, value, cursor, batch_size)

@@ -160,7 +160,7 @@ def save(
     pending = changes(state.stored, data)
     if token is None:
         token = mint_token(core.id_bytes)
-        write = core.update(session_id_for(token), pending.values, (), max_age)
+        write = core.save_changes(session_id_for(token), pending.values, (), max_age)
         return _outcome(write, state, token, pending.after)
     if state.regenerate_on_save:
         new = mint_token(core.id_bytes)
@@ -174,7 +174,7 @@ def save(
 
 
 def _update(core: StoreCore, token: str, pending: Changes, max_age: MaxAge) -> Operation[bool]:
-    return core.update(
+    return core.save_changes(
         session_id_for(token),
         pending.values,
         pending.removed,

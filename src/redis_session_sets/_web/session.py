@@ -41,6 +41,20 @@ class AsyncSession:
     async def set(self, values: Mapping[str, Any], max_age: MaxAge | None = None) -> None:
         await self._store.run(self._state.set(values, max_age))
 
+    async def update(
+        self,
+        values: Mapping[str, Any] | None = None,
+        *,
+        unset: Iterable[str] = (),
+        incr: Mapping[str, int] | None = None,
+        max_age: MaxAge | None = None,
+    ) -> dict[str, int]:
+        """``set`` + ``unset`` + ``incr`` in one atomic round trip; returns the new value
+        of each incremented field."""
+        return await self._store.run(
+            self._state.update(values, unset=unset, incr=incr, max_age=max_age)
+        )
+
     async def unset(self, fields: Iterable[str], max_age: MaxAge | None = None) -> bool:
         return await self._store.run(self._state.unset(fields, max_age))
 
@@ -94,6 +108,18 @@ class Session:
 
     def set(self, values: Mapping[str, Any], max_age: MaxAge | None = None) -> None:
         self._store.run(self._state.set(values, max_age))
+
+    def update(
+        self,
+        values: Mapping[str, Any] | None = None,
+        *,
+        unset: Iterable[str] = (),
+        incr: Mapping[str, int] | None = None,
+        max_age: MaxAge | None = None,
+    ) -> dict[str, int]:
+        """``set`` + ``unset`` + ``incr`` in one atomic round trip; returns the new value
+        of each incremented field."""
+        return self._store.run(self._state.update(values, unset=unset, incr=incr, max_age=max_age))
 
     def unset(self, fields: Iterable[str], max_age: MaxAge | None = None) -> bool:
         return self._store.run(self._state.unset(fields, max_age))

@@ -236,6 +236,27 @@ class SessionState:
 
         return run()
 
+    def update(
+        self,
+        values: Mapping[str, Any] | None = None,
+        *,
+        unset: Iterable[str] = (),
+        incr: Mapping[str, int] | None = None,
+        max_age: MaxAge | None = None,
+    ) -> Operation[dict[str, int]]:
+        core, ttl = self._core, self._core.ttl_ms(max_age)
+        names = core.field_names(unset)
+        write = self._write(
+            lambda sid, create: core.update(sid, values, names, max_age, incr=incr, create=create),
+            lambda result: result is None,
+            ttl,
+        )
+
+        def run() -> Operation[dict[str, int]]:
+            return (yield from write) or {}
+
+        return run()
+
     def _renew(self, make: Callable[[str], Operation[bool]], max_age_ms: int) -> Operation[bool]:
         """Runs a write that never creates (unset, touch): a missing session stays so."""
         session_id = self._current()

@@ -98,7 +98,7 @@ class SessionStore(SessionBase):  # type: ignore[misc]
             operation: Operation[bool] = _ignore(core.delete(session_id))
         elif pending or must_create:
             assert pending is not None
-            operation = core.update(
+            operation = core.save_changes(
                 session_id,
                 pending.values,
                 pending.removed,

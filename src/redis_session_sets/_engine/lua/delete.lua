@@ -3,12 +3,11 @@
 -- same id when the indexes are updated separately (on a cluster). The ended id is
 -- published on the channel '<prefix>:ended' (open WebSockets of the session close).
 -- KEYS[1]  the session hash
--- ARGV[1..4] as lib.lua says
--- ARGV[5]  session id
-local ctx = context()
-local key, id, now = KEYS[1], ARGV[5], now_ms()
-local created, old = open_session(ctx, key, id, now)
-if not created then return { 0, 0, old, no_values(ctx), false } end
-destroy(ctx, key, id, old, now)
-redis.call('PUBLISH', ctx.prefix .. ':ended', id)
-return { 1, 0, old, no_values(ctx), now }
+-- ARGV     none
+local key, now = KEYS[1], now_ms()
+local id = id_of(key)
+local created, old = open_session(key, id, now)
+if not created then return session_reply(0, 0, old, no_values(), false) end
+destroy(key, id, old, now)
+redis.call('PUBLISH', PREFIX .. ':ended', id)
+return session_reply(1, 0, old, no_values(), now)

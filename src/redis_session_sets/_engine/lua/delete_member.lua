@@ -5,15 +5,13 @@
 -- hash is gone or holds another value; nothing deleted). Result: the time of the deletion.
 -- A deleted id is published on '<prefix>:ended'.
 -- KEYS[1]  the session hash
--- ARGV[1..4] as lib.lua says
--- ARGV[5]  session id
--- ARGV[6]  field name
--- ARGV[7]  index value
-local ctx = context()
-local key, id, now = KEYS[1], ARGV[5], now_ms()
-local state = member_state(ctx, ARGV[6], ARGV[7], id, now)
-if state == 'stale' then return { 0, 0, no_values(ctx), no_values(ctx), false } end
-local old = ref_values(ctx, key)
-destroy(ctx, key, id, old, now)
-redis.call('PUBLISH', ctx.prefix .. ':ended', id)
-return { state == 'live' and 1 or 2, 0, old, no_values(ctx), now }
+-- ARGV[1]  field name
+-- ARGV[2]  index value
+local key, now = KEYS[1], now_ms()
+local id = id_of(key)
+local state = member_state(ARGV[1], ARGV[2], id, now)
+if state == 'stale' then return { 0, 0, no_values(), no_values(), false } end
+local old = ref_values(key)
+destroy(key, id, old, now)
+redis.call('PUBLISH', PREFIX .. ':ended', id)
+return { state == 'live' and 1 or 2, 0, old, no_values(), now }

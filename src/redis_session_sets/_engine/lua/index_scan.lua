@@ -1,31 +1,34 @@
--- index_scan.lua: one batch of an index's live sessions, for iteration in constant
--- memory. ZSCAN walks the set by hash bucket, so score renewals during the walk
--- neither skip nor repeat a session. Result: {next cursor ('0' = done), ids}.
+-- index_scan.lua: one page of an index's live sessions: sessions, count and
+-- iter_sessions walk an index page by page, so that no call does more than a page's work
+-- whatever the index holds. ZSCAN walks the set by hash bucket, so score renewals during
+-- the walk neither skip nor repeat a session (a rehash may repeat one). Each member met is
+-- checked against its hash: expired and stale ones (the hash gone or holding another
+-- value) are removed, sessions past the absolute max age destroyed.
+-- Result: {next cursor ('0' = done), ids}.
 -- KEYS[1]  the index (sorted set)
--- ARGV[1..4] as lib.lua says
--- ARGV[5]  field name
--- ARGV[6]  index value
--- ARGV[7]  cursor ('0' to start)
--- ARGV[8]  batch size (a hint, as ZSCAN's COUNT)
-local ctx = context()
-local index, field, value, now = KEYS[1], ARGV[5], ARGV[6], now_ms()
-local reply = redis.call('ZSCAN', index, ARGV[7], 'COUNT', ARGV[8])
-local live = {}
-local removed = false
-local pairs_ = reply[2]
-for i = 1, #pairs_, 2 do
-  local id, score = pairs_[i], tonumber(pairs_[i + 1])
+-- ARGV[1]  field name
+-- ARGV[2]  index value
+-- ARGV[3]  cursor ('0' to start)
+-- ARGV[4]  page size (ZSCAN's COUNT: a small set comes whole, at most 128 members)
+local prune, fix_ttl = index_ops()
+local index, field, value, now = KEYS[1], ARGV[1], ARGV[2], now_ms()
+local reply = redis.call('ZSCAN', index, ARGV[3], 'COUNT', ARGV[4])
+local live, gone = {}, {}
+local page = reply[2]
+for i = 1, #page, 2 do
+  local id = page[i]
   local state = 'stale'
-  if score > now then state = member_state(ctx, field, value, id, now) end
+  if tonumber(page[i + 1]) > now then state = member_state(field, value, id, now) end
   if state == 'live' then
     live[#live + 1] = id
-  elseif state == 'old' then
-    destroy_by_id(ctx, id, now)
   else
-    redis.call('ZREM', index, id)
-    removed = true
+    if state == 'old' then destroy_by_id(id, now) end
+    gone[#gone + 1] = id
   end
 end
--- A removed member may have held the largest score: the key's TTL follows what is left.
-if removed then index_fix_ttl(index) end
+if #gone > 0 then
+  call_sliced('ZREM', index, {}, gone, 1)
+  -- A removed member may have held the largest score: the TTL follows what is left.
+  fix_ttl(index)
+end
 return { reply[1], live }

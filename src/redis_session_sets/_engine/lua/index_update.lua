@@ -6,15 +6,15 @@
 -- always), and an add never lowers a score (ZADD GT): a late update leaves at worst a
 -- stale member, which every read checks against its hash and removes, never a missing one.
 -- KEYS[1]  the index (sorted set)
--- ARGV[1..4] as lib.lua says
--- ARGV[5]  field name
--- ARGV[6]  index value
--- ARGV[7]  n = number of removals
--- ARGV[8 .. 7+2n]  removals: id, guard
--- ARGV[8+2n ..]    adds: score, id
+-- ARGV[1]  field name (unused)
+-- ARGV[2]  index value (unused)
+-- ARGV[3]  n = number of removals
+-- ARGV[4 .. 3+2n]  removals: id, guard
+-- ARGV[4+2n ..]    adds: score, id
+local prune, fix_ttl = index_ops()
 local index, now = KEYS[1], now_ms()
-local removals = tonumber(ARGV[7])
-for i = 8, 7 + 2 * removals, 2 do
+local removals = tonumber(ARGV[3])
+for i = 4, 3 + 2 * removals, 2 do
   local id, guard = ARGV[i], tonumber(ARGV[i + 1])
   if guard == 0 then
     redis.call('ZREM', index, id)
@@ -23,9 +23,9 @@ for i = 8, 7 + 2 * removals, 2 do
     if score and tonumber(score) < guard then redis.call('ZREM', index, id) end
   end
 end
-if #ARGV >= 8 + 2 * removals then
-  redis.call('ZADD', index, 'GT', unpack(ARGV, 8 + 2 * removals))
+if #ARGV >= 4 + 2 * removals then
+  call_sliced('ZADD', index, { 'GT' }, ARGV, 4 + 2 * removals)
 end
-redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
-index_fix_ttl(index)
+prune(index, now)
+fix_ttl(index)
 return 1

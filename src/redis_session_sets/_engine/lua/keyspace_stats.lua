@@ -2,12 +2,11 @@
 -- they are, so no key list crosses the wire. Result: {next cursor ('0' = done), keys,
 -- bytes (MEMORY USAGE), members (ZCARD of sorted sets, 0 for other types)}.
 -- Single server only: SCAN walks the node the script runs on.
--- KEYS    none (the keys are found by SCAN)
--- ARGV[1..4] as lib.lua says
--- ARGV[5]  cursor ('0' to start)
--- ARGV[6]  MATCH pattern
--- ARGV[7]  COUNT hint
-local reply = redis.call('SCAN', ARGV[5], 'MATCH', ARGV[6], 'COUNT', ARGV[7])
+-- KEYS     none (the keys are found by SCAN)
+-- ARGV[1]  cursor ('0' to start)
+-- ARGV[2]  MATCH pattern
+-- ARGV[3]  COUNT hint
+local reply = redis.call('SCAN', ARGV[1], 'MATCH', ARGV[2], 'COUNT', ARGV[3])
 local bytes, members = 0, 0
 for _, key in ipairs(reply[2]) do
   bytes = bytes + (redis.call('MEMORY', 'USAGE', key) or 0)

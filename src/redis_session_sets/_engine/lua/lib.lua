@@ -1,37 +1,54 @@
--- lib.lua: helpers shared by every operation script.
--- _scripts.py prepends this file to each script, so the helpers are local to it.
+-- lib.lua: the helpers the operation scripts share.
+-- scripts.py composes each script from the constants and helpers it uses (found by name,
+-- with the helpers those call), then its own body (docs/design.md, "Lean scripts").
+-- Layout: every definition starts at column 0 with `local`, its comment right above it.
 --
--- Every script takes the same leading ARGV, which context() reads:
---   ARGV[1] key prefix          ARGV[2] reference field names, space-separated
---   ARGV[3] '1' = update indexes here (single server), '0' = leave them to the caller (cluster)
---   ARGV[4] absolute max age in ms, '0' = none
--- Scripts return {status, expire_at, old_values, new_values, result}, where the value
--- lists hold, per reference field, the index value before and after (false = none).
+-- The store's configuration, baked into the text by scripts.py (never sent as ARGV):
+-- each name below is replaced by its value, so no constant costs a variable; `#REFS`
+-- and `unpack(REFS)` become the count and the list; lines between `--#if NAME` and
+-- `--#end` are kept only when NAME is true or non-zero.
+--   PREFIX    the key prefix
+--   REFS      the reference field names (a table)
+--   INLINE    true: scripts update the indexes (single server); false: the caller does (cluster)
+--   ABSOLUTE  absolute max age in ms, 0 = none
+--   SLACK     index slack in ms, 0 = exact scores (always 0 on a cluster)
+--   JITTER    ms of difference tolerated between TIME and what PTTL measures from
+--   PRUNE     at most this many expired members pruned from an index per call
+--   SLICE     the most arguments one variadic command gets (see call_sliced)
+-- Session scripts return session_reply(...): see there.
+-- Redis runs a script's top-level chunk on every call: each helper included is a closure
+-- made per call, and each helper another one refers to is an upvalue made per call (both
+-- measurable against a write of a few µs). So hot paths use few helpers, and the index
+-- commands' helpers are made by index_ops() only when a call has index work.
 
 local function now_ms()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
-local function context()
-  local refs = {}
-  for name in string.gmatch(ARGV[2], '%S+') do refs[#refs + 1] = name end
-  return { prefix = ARGV[1], refs = refs, inline = ARGV[3] == '1', absolute = tonumber(ARGV[4]) }
+local function session_key(id)
+  return PREFIX .. ':s:{' .. id .. '}'
 end
 
-local function session_key(ctx, id)
-  return ctx.prefix .. ':s:{' .. id .. '}'
+-- The id in a session key, PREFIX:s:{id}.
+local function id_of(key)
+  return string.sub(key, #PREFIX + 5, -2)
 end
 
-local function ref_key(ctx, field, value)
-  return ctx.prefix .. ':r:' .. field .. ':{' .. value .. '}'
+local function ref_key(field, value)
+  return PREFIX .. ':r:' .. field .. ':{' .. value .. '}'
 end
 
 -- The index value of a stored (JSON) value: str(value) in Python terms. Strings and
 -- integers are indexed; null, booleans, floats and anything else are not.
 local function index_value(raw)
   if not raw then return false end
-  if string.sub(raw, 1, 1) == '"' then
+  if string.byte(raw, 1) == 34 then -- '"'
+    local inner = string.sub(raw, 2, -2)
+    if #raw > 1 and string.byte(raw, -1) == 34 and not string.find(inner, '\\', 1, true)
+        and not string.find(inner, '"', 1, true) then
+      return inner -- no escapes: the text itself (plain finds: patterns cost more)
+    end
     local ok, decoded = pcall(cjson.decode, raw)
     if ok and type(decoded) == 'string' then return decoded end
     return false
@@ -40,13 +57,11 @@ local function index_value(raw)
   return false
 end
 
--- Lua's unpack() fails past about 8000 values ("too many results to unpack"), and a
--- session may hold thousands of fields: variadic commands go in slices. SLICE is even,
--- so field/value pairs never straddle two calls.
-local SLICE = 1000
-
 -- Runs `command key head... list[first..]` in as few calls as the slices allow (one for
--- a small list; none when head and the list's tail are both empty).
+-- a small list; none when head and the list's tail are both empty). Lua's unpack() fails
+-- past about 8000 values ("too many results to unpack"), and a session may hold
+-- thousands of fields: variadic commands go in slices of SLICE, an even number, so that
+-- field/value pairs never straddle two calls.
 local function call_sliced(command, key, head, list, first)
   local args = {}
   for i = 1, #head do args[i] = head[i] end
@@ -60,111 +75,199 @@ local function call_sliced(command, key, head, list, first)
   until i > #list
 end
 
-local function no_values(ctx)
+-- HMGET of the names list[first..last], in slices; the values in the same order.
+local function read_fields(key, list, first, last)
   local out = {}
-  for i = 1, #ctx.refs do out[i] = false end
+  for i = first, last, SLICE do
+    local values = redis.call('HMGET', key, unpack(list, i, math.min(i + SLICE - 1, last)))
+    for j = 1, #values do out[#out + 1] = values[j] end
+  end
   return out
 end
 
-local function ref_values(ctx, key)
-  if #ctx.refs == 0 then return {} end
-  local raw = redis.call('HMGET', key, unpack(ctx.refs))
+-- A session script's reply. On a single server {status, result}, or only the status when
+-- there is no result: the script did the index work itself. On a cluster {status, score, old_values, new_values, result} for the
+-- caller's index half: the value lists hold, per reference field, the index value before
+-- and after (false = none); score is the one the session's index memberships get (0 =
+-- none written).
+local function session_reply(status, score, old, new, result)
+  if INLINE then
+    if result == false then return status end
+    return { status, result }
+  end
+  return { status, score, old, new, result }
+end
+
+local function no_values()
   local out = {}
-  for i = 1, #ctx.refs do out[i] = index_value(raw[i]) end
+  for i = 1, #REFS do out[i] = false end
   return out
 end
 
--- An index's TTL follows its largest score, so the key vanishes with its last session.
-local function index_fix_ttl(key)
-  local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
-  if top[2] then redis.call('PEXPIREAT', key, top[2]) end
+local function ref_values(key)
+  if #REFS == 0 then return {} end
+  local raw = redis.call('HMGET', key, unpack(REFS))
+  local out = {}
+  for i = 1, #REFS do out[i] = index_value(raw[i]) end
+  return out
 end
 
-local function index_add(key, id, score, now)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-  redis.call('ZADD', key, score, id)
-  index_fix_ttl(key)
+-- The index commands, made on demand: prune, fix_ttl, add, remove.
+-- prune(key, now): removes expired members (score <= now), at most PRUNE per call so that
+--   no call does unbounded work on a big index (the rest go with the next calls, and no
+--   read reports a member whose session is gone meanwhile).
+-- fix_ttl(key): an index's TTL follows its largest score, so the key vanishes with its
+--   last session.
+local function index_ops()
+  local function prune(key, now)
+    local dead = redis.call('ZRANGEBYSCORE', key, '-inf', now, 'LIMIT', 0, PRUNE)
+    if #dead > 0 then redis.call('ZREM', key, unpack(dead)) end
+  end
+  local function fix_ttl(key)
+    local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+    if top[2] then redis.call('PEXPIREAT', key, top[2]) end
+  end
+  local function add(key, id, score, now)
+    prune(key, now)
+    redis.call('ZADD', key, score, id)
+    fix_ttl(key)
+  end
+  local function remove(key, id, now)
+    redis.call('ZREM', key, id)
+    prune(key, now)
+    fix_ttl(key)
+  end
+  return prune, fix_ttl, add, remove
 end
 
-local function index_remove(key, id, now)
-  redis.call('ZREM', key, id)
-  redis.call('ZREMRANGEBYSCORE', key, '-inf', now)
-  index_fix_ttl(key)
-end
-
--- Moves a session between indexes: out of the ones it left (or all, when its id
--- changed), into the ones it holds now with score expire_at (0 = no renewal).
-local function reindex(ctx, old, old_id, new, new_id, expire_at, now)
-  if not ctx.inline then return end
-  for i, field in ipairs(ctx.refs) do
-    if old[i] and (old[i] ~= new[i] or old_id ~= new_id) then
-      index_remove(ref_key(ctx, field, old[i]), old_id, now)
+-- Moves a session between indexes: out of those it left (or all, when its id changed),
+-- into those it holds now with `score`. `renew`: also write the score of the memberships
+-- it keeps (false when they already hold it: see covered).
+local function reindex(old, old_id, new, new_id, score, renew, now)
+  if not INLINE then return end
+  local work = false
+  for i = 1, #REFS do
+    local moved = old[i] ~= new[i] or old_id ~= new_id
+    if (old[i] and moved) or (new[i] and score > 0 and (moved or renew)) then work = true end
+  end
+  if not work then return end
+  local _, _, add, remove = index_ops()
+  for i, field in ipairs(REFS) do
+    local moved = old[i] ~= new[i] or old_id ~= new_id
+    if old[i] and moved then
+      remove(PREFIX .. ':r:' .. field .. ':{' .. old[i] .. '}', old_id, now)
     end
-    if new[i] and expire_at > 0 then
-      index_add(ref_key(ctx, field, new[i]), new_id, expire_at, now)
+    if new[i] and score > 0 and (moved or renew) then
+      add(PREFIX .. ':r:' .. field .. ':{' .. new[i] .. '}', new_id, score, now)
     end
   end
 end
 
 -- Deletes a session and its index memberships (`old`: its reference values).
-local function destroy(ctx, key, id, old, now)
+local function destroy(key, id, old, now)
   redis.call('DEL', key)
-  reindex(ctx, old, id, no_values(ctx), id, 0, now)
+  reindex(old, id, no_values(), id, 0, false, now)
 end
 
--- Opens the session in `key` with one read: returns its creation time (nil when there is
--- no live session) and its reference values. A session past the absolute max age is
--- destroyed here.
-local function open_session(ctx, key, id, now)
-  local got = redis.call('HMGET', key, '__created', unpack(ctx.refs))
+-- Opens the session in `key` with one read. Returns its creation time (nil when there is
+-- no live session), its reference values, the time of its last write (__touched) and
+-- whether it holds a __csrf field (an older version's, which the next write removes). A
+-- session past the absolute max age is destroyed here.
+local function open_session(key, id, now)
+  local got = redis.call('HMGET', key, '__created', '__touched', '__csrf', unpack(REFS))
   local old = {}
-  for i = 1, #ctx.refs do old[i] = index_value(got[i + 1]) end
+  for i = 1, #REFS do old[i] = index_value(got[i + 3]) end
   local created = tonumber(got[1])
   if not created then
-    if redis.call('EXISTS', key) == 0 then return nil, old end
-    return now, old -- a hash written by hand, without __created
+    if redis.call('EXISTS', key) == 0 then return nil, old, nil, false end
+    return now, old, nil, got[3] -- a hash written by hand, without __created
   end
-  if ctx.absolute > 0 and created + ctx.absolute <= now then
-    destroy(ctx, key, id, old, now)
-    return nil, old
+  --#if ABSOLUTE
+  if created + ABSOLUTE <= now then
+    destroy(key, id, old, now)
+    return nil, old, nil, false
   end
-  return created, old
+  --#end
+  return created, old, tonumber(got[2]), got[3]
 end
 
 -- The reference values after writing the field/value pairs in ARGV[first..].
-local function written_values(ctx, old, first)
+local function written_values(old, first)
   local new = {}
-  for i = 1, #ctx.refs do new[i] = old[i] end
-  for j = first, #ARGV, 2 do
-    for i, field in ipairs(ctx.refs) do
-      if ARGV[j] == field then new[i] = index_value(ARGV[j + 1]) end
+  for i = 1, #REFS do new[i] = old[i] end
+  for j = first, #ARGV - 1, 2 do
+    local name = ARGV[j]
+    for i = 1, #REFS do
+      if name == REFS[i] then new[i] = index_value(ARGV[j + 1]) end
     end
   end
   return new
 end
 
--- Sets the session's TTL to max_age from now, capped by the absolute max age; returns
--- the expiry (Unix ms). The caller has written __touched.
-local function renew(ctx, key, created, max_age, now)
+-- The session's new expiry (Unix ms): max_age from now, capped by the absolute max age.
+local function expiry(created, max_age, now)
   local expire_at = now + max_age
-  if ctx.absolute > 0 and created + ctx.absolute < expire_at then
-    expire_at = created + ctx.absolute
+  if ABSOLUTE > 0 and created + ABSOLUTE < expire_at then
+    expire_at = created + ABSOLUTE
   end
-  redis.call('PEXPIREAT', key, expire_at)
   return expire_at
 end
 
+-- The score of the index memberships of a session expiring at expire_at. In slack mode
+-- (the session lives ten slacks or more) expire_at rounded up to a multiple of SLACK: all
+-- writes within one slack window give the same score, so only the first of them needs an
+-- index command. Otherwise expire_at itself.
+local function score_for(expire_at, now)
+  if SLACK > 0 and expire_at - now >= 10 * SLACK then
+    return math.ceil(expire_at / SLACK) * SLACK
+  end
+  return expire_at
+end
+
+-- Whether the session's index memberships already hold score_for(expire_at), given the
+-- hash's PTTL before this write. Every write leaves them at score_for(its expiry)
+-- (writing it, or finding it there), so they do when the previous write was in slack mode
+-- and its expiry lies in the same window as this one. That expiry is now + ttl, exact
+-- only to JITTER ms (TIME and the clock PTTL counts from may differ by a little): a
+-- window edge that close counts as not covered. And the previous write lived at least
+-- ttl: in slack mode when that is ten slacks or more (else: not covered, to be safe).
+local function covered(ttl, expire_at, now)
+  if SLACK == 0 or ttl - JITTER < 10 * SLACK or expire_at - now < 10 * SLACK then
+    return false
+  end
+  local window = math.ceil(expire_at / SLACK)
+  return math.ceil((now + ttl - JITTER) / SLACK) == window
+    and math.ceil((now + ttl + JITTER) / SLACK) == window
+end
+
 -- Deletes the session `id` met in an index.
-local function destroy_by_id(ctx, id, now)
-  local key = session_key(ctx, id)
-  destroy(ctx, key, id, ref_values(ctx, key), now)
+local function destroy_by_id(id, now)
+  local key = session_key(id)
+  destroy(key, id, ref_values(key), now)
 end
 
 -- Does session `id` exist and still hold `value` in `field`? 'live', 'stale' or 'old'
--- (past the absolute max age).
-local function member_state(ctx, field, value, id, now)
-  local got = redis.call('HMGET', session_key(ctx, id), field, '__created')
+-- (past the absolute max age). One command per member: this is an index walk's cost.
+local function member_state(field, value, id, now)
+  if ABSOLUTE == 0 then
+    if index_value(redis.call('HGET', PREFIX .. ':s:{' .. id .. '}', field)) ~= value then
+      return 'stale'
+    end
+    return 'live'
+  end
+  local got = redis.call('HMGET', PREFIX .. ':s:{' .. id .. '}', field, '__created')
   if index_value(got[1]) ~= value then return 'stale' end
-  if ctx.absolute > 0 and got[2] and tonumber(got[2]) + ctx.absolute <= now then return 'old' end
+  if got[2] and tonumber(got[2]) + ABSOLUTE <= now then return 'old' end
   return 'live'
+end
+
+-- member_state of the session `id` met in the index of REFS[position], with the
+-- session's reference values, in one command.
+local function member_values(position, value, id, now)
+  local got = redis.call('HMGET', PREFIX .. ':s:{' .. id .. '}', '__created', unpack(REFS))
+  local values = {}
+  for i = 1, #REFS do values[i] = index_value(got[i + 1]) end
+  if values[position] ~= value then return 'stale', values end
+  if ABSOLUTE > 0 and got[1] and tonumber(got[1]) + ABSOLUTE <= now then return 'old', values end
+  return 'live', values
 end

@@ -1,21 +1,30 @@
--- set.lua: write fields, creating the session if asked to, and renew its TTL.
+-- set.lua: write fields, creating the session if asked to, and renew its TTL; move the
+-- session between indexes when a reference value changes (a write that keeps them and
+-- whose expiry the memberships' score covers sends no index command: lib.lua, covered).
 -- KEYS[1]  the session hash
--- ARGV[1..4] as lib.lua says
--- ARGV[5]  session id
--- ARGV[6]  max age in ms
--- ARGV[7]  '1' = create the session when missing, '0' = report it missing (status 0)
--- ARGV[8..] field, JSON value, field, JSON value, ...
-local ctx = context()
-local key, id, now = KEYS[1], ARGV[5], now_ms()
-local created, old = open_session(ctx, key, id, now)
-local head = { '__touched', now }
-if not created then
-  if ARGV[7] ~= '1' then return { 0, 0, old, no_values(ctx), false } end
-  created = now
-  head = { '__created', now, '__touched', now }
+-- ARGV[1]  max age in ms
+-- ARGV[2]  '1' = create the session when missing, '0' = report it missing (status 0)
+-- ARGV[3..] field, JSON value, field, JSON value, ...
+local key, now = KEYS[1], now_ms()
+local id = id_of(key)
+local created, old, touched, legacy = open_session(key, id, now)
+local fresh = not created
+if fresh then
+  if ARGV[2] ~= '1' then return session_reply(0, 0, old, no_values(), false) end
+  created, touched = now, nil
 end
-call_sliced('HSET', key, head, ARGV, 8)
-local expire_at = renew(ctx, key, created, tonumber(ARGV[6]), now)
-local new = written_values(ctx, old, 8)
-reindex(ctx, old, id, new, id, expire_at, now)
-return { 1, expire_at, old, new, false }
+local expire_at = expiry(created, tonumber(ARGV[1]), now)
+local new = written_values(old, 3)
+local renew = not (touched and covered(redis.call('PTTL', key), expire_at, now))
+if #ARGV > SLICE then -- HSET first: under OOM, Redis refuses a script's first write
+  call_sliced('HSET', key, fresh and { '__created', now, '__touched', now } or { '__touched', now }, ARGV, 3)
+elseif fresh then
+  redis.call('HSET', key, '__created', now, '__touched', now, unpack(ARGV, 3))
+else
+  redis.call('HSET', key, '__touched', now, unpack(ARGV, 3))
+end
+if legacy then redis.call('HDEL', key, '__csrf') end
+redis.call('PEXPIREAT', key, expire_at)
+local score = score_for(expire_at, now)
+reindex(old, id, new, id, score, renew, now)
+return session_reply(1, score, old, new, false)

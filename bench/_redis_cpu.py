@@ -1,0 +1,78 @@
+"""Redis CPU per write: INFO commandstats ``usec_per_call`` of each kind of write, against
+the minimal atomic write (one EVALSHA of ``HSET`` + ``PEXPIRE`` on a hash).
+
+Each kind runs alone between two ``CONFIG RESETSTAT`` (commandstats sums every script
+under EVALSHA), in rounds that interleave the kinds, on the same 5-field session with one
+reference (the workload of the web routes). The figure of a kind is the median of its
+rounds; ratios are taken within a round.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+from bench.apps._common import seed_values
+from redis_session_sets import Store
+
+MINIMAL = "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\nredis.call('PEXPIRE', KEYS[1], ARGV[3])"
+BARS = {"set_same_reference": 2.0, "set_moving_reference": 3.0}
+
+
+def _usec_per_call(client: redis.Redis, command: str) -> float:
+    stats: dict[str, Any] = client.info("commandstats")
+    return float(stats.get(f"cmdstat_{command}", {}).get("usec_per_call", 0.0))
+
+
+def run_redis_cpu(url: str, calls: int = 2000, rounds: int = 5) -> dict[str, Any]:
+    client = redis.Redis.from_url(url)
+    store = Store(client, references=["user_id"])
+    session_id = store.create_session_id()
+    store.set(session_id, seed_values("42"))
+    key = store.get_session_key(session_id)
+    minimal = client.script_load(MINIMAL)
+    ttl = store.core.max_age_ms
+    kinds: dict[str, tuple[str, Callable[[int], Any]]] = {
+        "hset": ("hset", lambda i: client.hset(key, "theme", '"dark"' if i % 2 else '"light"')),
+        "minimal_script": (
+            "evalsha",
+            lambda i: client.evalsha(minimal, 1, key, "theme", '"dark"', ttl),
+        ),
+        "set_same_reference": (
+            "evalsha",
+            lambda i: store.set(session_id, {"theme": "dark" if i % 2 else "light"}),
+        ),
+        "set_moving_reference": (
+            "evalsha",
+            lambda i: store.set(session_id, {"user_id": "42" if i % 2 else "43"}),
+        ),
+        "update_write_route": (
+            "evalsha",
+            lambda i: store.update(session_id, {"user_id": "42"}, incr={"counter": 1}),
+        ),
+    }
+    for _, call in kinds.values():
+        call(0)  # every script loaded (EVAL) before the counting starts
+    per_round: dict[str, list[float]] = {name: [] for name in kinds}
+    try:
+        for _ in range(rounds):
+            for name, (command, call) in kinds.items():
+                client.config_resetstat()
+                for i in range(calls):
+                    call(i)
+                per_round[name].append(_usec_per_call(client, command))
+    finally:
+        client.delete(
+            key, store.get_reference_key("user_id", 42), store.get_reference_key("user_id", 43)
+        )
+        client.close()
+    usec = {name: statistics.median(values) for name, values in per_round.items()}
+    base = per_round["minimal_script"]
+    ratios = {
+        name: statistics.median(v / b for v, b in zip(per_round[name], base, strict=True) if b)
+        for name in kinds
+    }
+    return {"calls": calls, "rounds": rounds, "usec_per_call": usec, "ratio_to_minimal": ratios}

@@ -29,6 +29,7 @@ from ._web.asgi import (
     with_session_headers,
 )
 from ._web.cookies import SecretKeys, cookie_max_age
+from ._web.device import asgi_device
 from ._web.dict_session import (
     EXPIRE,
     READ_METHODS,
@@ -124,6 +125,7 @@ class DictSessionMiddleware:
         self.cookie = options.cookie()
         self.touch_interval_ms = options.touch_interval_ms(store.core)
         self.max_age_seconds = cookie_max_age(store.core.max_age_ms)
+        self.track = options.tracked()
 
     async def load(self, scope: Scope) -> tuple[DictSession, bool]:
         """The request's session, and whether its TTL is due for renewal."""
@@ -147,7 +149,16 @@ class DictSessionMiddleware:
                 core = self.store.core
                 # modified=False: an emptied session is deleted only if it held data.
                 max_age = core.max_age_ms / 1000
-                operation = save(core, session.state, session, max_age, modified=False, refresh=due)
+                device = core.device_fields(*asgi_device(scope, self.track)) if self.track else ()
+                operation = save(
+                    core,
+                    session.state,
+                    session,
+                    max_age,
+                    modified=False,
+                    refresh=due,
+                    device=device,
+                )
                 outcome = await self.store.run(operation)
                 line = None
                 if outcome == SEND and session.state.token is not None:

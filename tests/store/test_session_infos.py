@@ -126,3 +126,36 @@ def test_session_info_defaults_keep_old_constructions_working() -> None:
     moment = datetime.now(UTC)
     info = SessionInfo("x" * 22, moment, moment, moment)
     assert (info.user_agent, info.ip) == (None, None)
+
+
+async def test_every_write_can_carry_the_device(store: Any, raw: Any) -> None:
+    """What ``track`` sends: the device pairs ride with set, update, touch, regenerate (on
+    a cluster too, where regenerate copies the hash)."""
+    core = store.core
+    session_id = store.create_session_id()
+    await store.run(
+        core.set(session_id, {"user_id": 5}, device=core.device_fields("UA/1", "192.0.2.9"))
+    )
+    assert await device_pair(store, session_id) == ("UA/1", "192.0.2.9")
+    moved = await store.run(core.regenerate(session_id, device=core.device_fields("UA/2", None)))
+    assert await device_pair(store, moved) == ("UA/2", "192.0.2.9")  # the address kept
+    await store.run(core.touch(moved, device=core.device_fields("UA/3", "::1")))
+    await store.run(
+        core.update(moved, {"a": 1}, incr={"n": 1}, device=core.device_fields("UA/4", None))
+    )
+    [info] = await store.session_infos("user_id", 5)
+    assert (info.id, info.user_agent, info.ip) == (moved, "UA/4", "::1")
+    assert await store.get(moved) == {"user_id": 5, "a": 1, "n": 1}  # no reserved field shows
+    # A regenerate of a missing session makes a new one: with its creation time and device.
+    fresh = await store.run(
+        core.regenerate(store.create_session_id(), device=core.device_fields("UA/5", None))
+    )
+    fresh_info = await store.info(fresh)
+    assert fresh_info is not None and fresh_info.user_agent == "UA/5"
+    assert raw.hget(store.get_session_key(fresh), "__created") is not None
+
+
+async def device_pair(store: Any, session_id: str) -> tuple[str | None, str | None]:
+    info = await store.info(session_id)
+    assert info is not None
+    return info.user_agent, info.ip

@@ -135,7 +135,9 @@ def follow_up(
         yield batch
 
 
-def regenerate(core: StoreCore, session_id: str, new_id: str, ttl_ms: int) -> Operation[None]:
+def regenerate(
+    core: StoreCore, session_id: str, new_id: str, ttl_ms: int, device: tuple[str, ...] = ()
+) -> Operation[None]:
     """Copy, then delete (the hashes are in different slots: never a RENAME). Three round
     trips, so that a failure never loses the session: read the old hash; write the copy
     and add the new id to its indexes; only then delete the old hash and remove the old
@@ -149,7 +151,8 @@ def regenerate(core: StoreCore, session_id: str, new_id: str, ttl_ms: int) -> Op
     adds, removals = IndexChanges(core), IndexChanges(core)
     adds.reindex(new_id, new_id, (status, expire_at, new, new))
     removals.reindex(session_id, new_id, (status, 0, old, new))
-    write = core.script_call("regenerate_write", (new_key,), expire_at, *fields)
+    # The device pairs after the old fields: HSET keeps the later of a field's values.
+    write = core.script_call("regenerate_write", (new_key,), expire_at, *fields, *device)
     yield Batch((write, *adds.requests()))
     deletion = (core.script_call("delete", (old_key,)),) if status == 1 else ()
     if deletion or removals.requests():
@@ -333,9 +336,14 @@ class Cluster(Topology):
         return follow_up(core, script, session_id, reply)
 
     def regenerate(
-        self, core: StoreCore, session_id: str, new_id: str, ttl_ms: int
+        self,
+        core: StoreCore,
+        session_id: str,
+        new_id: str,
+        ttl_ms: int,
+        device: tuple[str, ...] = (),
     ) -> Operation[None]:
-        return regenerate(core, session_id, new_id, ttl_ms)
+        return regenerate(core, session_id, new_id, ttl_ms, device)
 
     def pages(self, core: StoreCore, field: str, value: str, batch_size: int) -> Iteration:
         return pages(core, field, value, batch_size)

@@ -11,7 +11,7 @@ driver chose at construction.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -161,6 +161,16 @@ class StoreCore:
             flat += (name, encode_value(name, value))
         return flat
 
+    def device_fields(self, user_agent: str | None, ip: str | None) -> tuple[str, ...]:
+        """The reserved field/value pairs that keep a session's device (``__ua``, ``__ip``,
+        JSON strings, as every value), for the ``device`` argument of the writes."""
+        pairs: tuple[str, ...] = ()
+        if user_agent is not None:
+            pairs += (keys.USER_AGENT_FIELD, encode_value(keys.USER_AGENT_FIELD, user_agent))
+        if ip is not None:
+            pairs += (keys.IP_FIELD, encode_value(keys.IP_FIELD, ip))
+        return pairs
+
     def ttl_ms(self, max_age: MaxAge | None) -> int:
         return self.max_age_ms if max_age is None else duration_ms(max_age, "max_age", limit=True)
 
@@ -222,11 +232,13 @@ class StoreCore:
         max_age: MaxAge | None = None,
         *,
         create: bool = True,
+        device: Sequence[str] = (),
     ) -> Operation[bool]:
-        """Writes fields; False when the session was missing and ``create`` is off."""
+        """Writes fields; False when the session was missing and ``create`` is off.
+        ``device``: pairs of ``device_fields``, written with them (every write takes it)."""
         key = self.session_key(session_id)
         flat = self.encode_values(values)
-        extra = (self.ttl_ms(max_age), "1" if create else "0", *flat)
+        extra = (self.ttl_ms(max_age), "1" if create else "0", *flat, *device)
         # A write of no reference field cannot move the session: the lean script.
         script = "set" if any(name in self.references for name in values) else "set_plain"
 
@@ -246,6 +258,7 @@ class StoreCore:
         incr: Mapping[str, int] | None = None,
         create: bool = True,
         replace: bool = False,
+        device: Sequence[str] = (),
     ) -> Operation[dict[str, int] | None]:
         """``set`` + ``unset`` + ``incr`` in one atomic script (lua/update.lua): returns
         the new value of each incremented field; None when the session was missing and
@@ -277,6 +290,7 @@ class StoreCore:
             len(amounts),
             *(item for pair in amounts.items() for item in pair),
             *flat,
+            *device,
         )
 
         def run() -> Operation[dict[str, int] | None]:
@@ -316,11 +330,14 @@ class StoreCore:
         *,
         create: bool = True,
         replace: bool = False,
+        device: Sequence[str] = (),
     ) -> Operation[bool]:
         """The save of a dict session: writes ``values`` and removes ``removed`` (or, with
         ``replace``, every user field not in ``values``) atomically, renewing the TTL.
         False when the session was missing and ``create`` is off."""
-        update = self.update(session_id, values, removed, max_age, create=create, replace=replace)
+        update = self.update(
+            session_id, values, removed, max_age, create=create, replace=replace, device=device
+        )
 
         def run() -> Operation[bool]:
             return (yield from update) is not None
@@ -328,10 +345,15 @@ class StoreCore:
         return run()
 
     def unset(
-        self, session_id: str, fields: Iterable[str], max_age: MaxAge | None = None
+        self,
+        session_id: str,
+        fields: Iterable[str],
+        max_age: MaxAge | None = None,
+        *,
+        device: Sequence[str] = (),
     ) -> Operation[bool]:
         """Removes fields; False (nothing written) when there is no such session."""
-        update = self.update(session_id, None, fields, max_age, create=False)
+        update = self.update(session_id, None, fields, max_age, create=False, device=device)
 
         def run() -> Operation[bool]:
             return (yield from update) is not None
@@ -346,9 +368,12 @@ class StoreCore:
         max_age: MaxAge | None = None,
         *,
         create: bool = True,
+        device: Sequence[str] = (),
     ) -> Operation[int | None]:
         """The new value; None when the session was missing and ``create`` is off."""
-        update = self.update(session_id, None, (), max_age, incr={field: amount}, create=create)
+        update = self.update(
+            session_id, None, (), max_age, incr={field: amount}, create=create, device=device
+        )
 
         def run() -> Operation[int | None]:
             result = yield from update
@@ -356,9 +381,11 @@ class StoreCore:
 
         return run()
 
-    def touch(self, session_id: str, max_age: MaxAge | None = None) -> Operation[bool]:
+    def touch(
+        self, session_id: str, max_age: MaxAge | None = None, *, device: Sequence[str] = ()
+    ) -> Operation[bool]:
         key = self.session_key(session_id)
-        extra = (self.ttl_ms(max_age), "0")
+        extra: tuple[Arg, ...] = (self.ttl_ms(max_age), "0", *device)
 
         def run() -> Operation[bool]:
             status, _ = yield from self._session_script("set_plain", (key,), session_id, extra)
@@ -376,7 +403,12 @@ class StoreCore:
         return run()
 
     def regenerate(
-        self, session_id: str, new_id: str | None = None, max_age: MaxAge | None = None
+        self,
+        session_id: str,
+        new_id: str | None = None,
+        max_age: MaxAge | None = None,
+        *,
+        device: Sequence[str] = (),
     ) -> Operation[str]:
         """Moves the session to ``new_id`` (a fresh one by default); returns the new id."""
         self.check_session_id(session_id)
@@ -384,7 +416,7 @@ class StoreCore:
         ttl = self.ttl_ms(max_age)
 
         def run() -> Operation[str]:
-            yield from self.topology.regenerate(self, session_id, new_id, ttl)
+            yield from self.topology.regenerate(self, session_id, new_id, ttl, tuple(device))
             return new_id
 
         return run()

@@ -23,6 +23,9 @@ MIN_ID_BYTES = 16
 RESERVED = "__"
 TOUCHED_FIELD = "__touched"
 CREATED_FIELD = "__created"
+# The device a session was last written from, where the middleware's ``track`` asks.
+USER_AGENT_FIELD = "__ua"
+IP_FIELD = "__ip"
 # The longest life a session may be given: the browsers' cap on a cookie's Max-Age (RFC
 # 6265bis), and far inside what PEXPIREAT takes (docs/design.md, rule 8).
 MAX_LIFETIME = timedelta(days=400)

@@ -35,8 +35,14 @@ class Topology:
         raise NotImplementedError
 
     def regenerate(
-        self, core: StoreCore, session_id: str, new_id: str, ttl_ms: int
+        self,
+        core: StoreCore,
+        session_id: str,
+        new_id: str,
+        ttl_ms: int,
+        device: tuple[str, ...] = (),
     ) -> Operation[None]:
+        """Moves the session to ``new_id``, writing the ``device`` pairs with it."""
         raise NotImplementedError
 
     def pages(self, core: StoreCore, field: str, value: str, batch_size: int) -> Iteration:
@@ -67,10 +73,15 @@ class SingleServer(Topology):
         return done(None)  # the script moved the indexes itself
 
     def regenerate(
-        self, core: StoreCore, session_id: str, new_id: str, ttl_ms: int
+        self,
+        core: StoreCore,
+        session_id: str,
+        new_id: str,
+        ttl_ms: int,
+        device: tuple[str, ...] = (),
     ) -> Operation[None]:
         script_keys = (core.session_key(session_id), core.session_key(new_id))
-        yield core.script_call("regenerate", script_keys, ttl_ms)
+        yield core.script_call("regenerate", script_keys, ttl_ms, *device)
 
     def pages(self, core: StoreCore, field: str, value: str, batch_size: int) -> Iteration:
         cursor: Arg = "0"

@@ -63,6 +63,7 @@ class SessionState:
     # session exist: a read found it, or a write to it succeeded (see end_reason).
     _cookie_id: str | None = None
     _cookie_alive = False
+    _device_fields: tuple[str, ...] | None = None
 
     def __init__(self, factory: SessionFactory, source: Any) -> None:
         self._factory = factory
@@ -120,6 +121,17 @@ class SessionState:
         self._load()
         return None if self._fresh else self._id
 
+    @property
+    def _device(self) -> tuple[str, ...]:
+        """The device pairs (``track``) every write of this request carries: read from
+        the request once, on its first write; none when nothing is tracked."""
+        if self._device_fields is None:
+            factory = self._factory
+            self._device_fields = (
+                self._core.device_fields(*factory.device(self._source)) if factory.track else ()
+            )
+        return self._device_fields
+
     def _wrote(self, max_age_ms: int) -> None:
         """The current id's hash exists now and was renewed: send its cookie."""
         self._fresh = False
@@ -166,7 +178,7 @@ class SessionState:
                 # read shows the last renewal is older than that (no extra trip otherwise).
                 self._touch_checked = True
                 if renewal_due(found.touched_ms, interval, time.time() * 1000):
-                    if (yield from self._core.touch(session_id)):
+                    if (yield from self._core.touch(session_id, device=self._device)):
                         self._wrote(self._core.max_age_ms)
                     else:
                         self._fresh = True  # deleted in between: do not bring it back
@@ -213,7 +225,7 @@ class SessionState:
     def set(self, values: Mapping[str, Any], max_age: MaxAge | None = None) -> Operation[None]:
         core, ttl = self._core, self._core.ttl_ms(max_age)
         write = self._write(
-            lambda sid, create: core.set(sid, values, max_age, create=create),
+            lambda sid, create: core.set(sid, values, max_age, create=create, device=self._device),
             lambda ok: not ok,
             ttl,
         )
@@ -226,7 +238,9 @@ class SessionState:
     def incr(self, field: str, amount: int = 1, max_age: MaxAge | None = None) -> Operation[int]:
         core, ttl = self._core, self._core.ttl_ms(max_age)
         write = self._write(
-            lambda sid, create: core.incr(sid, field, amount, max_age, create=create),
+            lambda sid, create: core.incr(
+                sid, field, amount, max_age, create=create, device=self._device
+            ),
             lambda value: value is None,
             ttl,
         )
@@ -247,7 +261,9 @@ class SessionState:
         core, ttl = self._core, self._core.ttl_ms(max_age)
         names = core.field_names(unset)
         write = self._write(
-            lambda sid, create: core.update(sid, values, names, max_age, incr=incr, create=create),
+            lambda sid, create: core.update(
+                sid, values, names, max_age, incr=incr, create=create, device=self._device
+            ),
             lambda result: result is None,
             ttl,
         )
@@ -277,11 +293,11 @@ class SessionState:
     def unset(self, fields: Iterable[str], max_age: MaxAge | None = None) -> Operation[bool]:
         core, ttl = self._core, self._core.ttl_ms(max_age)
         names = core.field_names(fields)
-        return self._renew(lambda sid: core.unset(sid, names, max_age), ttl)
+        return self._renew(lambda sid: core.unset(sid, names, max_age, device=self._device), ttl)
 
     def touch(self, max_age: MaxAge | None = None) -> Operation[bool]:
         core, ttl = self._core, self._core.ttl_ms(max_age)
-        return self._renew(lambda sid: core.touch(sid, max_age), ttl)
+        return self._renew(lambda sid: core.touch(sid, max_age, device=self._device), ttl)
 
     def delete(self) -> Operation[bool]:
         session_id = self._current()
@@ -306,7 +322,7 @@ class SessionState:
         new_id = session_id_for(token)
         # Moves data and index memberships to the new id; a missing old session becomes
         # a new, empty one (nothing old comes back). CSRF tokens of the old token die.
-        operation = self._core.regenerate(old_id, new_id=new_id)
+        operation = self._core.regenerate(old_id, new_id=new_id, device=self._device)
 
         def run() -> Operation[str]:
             yield from operation

@@ -5,6 +5,7 @@
 -- KEYS[1]  the old session hash
 -- KEYS[2]  the new session hash
 -- ARGV[1]  max age in ms
+-- ARGV[2..] reserved field, JSON value, ... written with the move (the device: __ua, __ip)
 local key, new_key, now = KEYS[1], KEYS[2], now_ms()
 local id, new_id = id_of(key), id_of(new_key)
 local created, old, touched, legacy = open_session(key, id, now)
@@ -28,7 +29,7 @@ else
 end
 local new = ref_values(new_key)
 local expire_at = expiry(created, tonumber(ARGV[1]), now)
-redis.call('HSET', new_key, '__touched', now)
+redis.call('HSET', new_key, '__touched', now, unpack(ARGV, 2))
 redis.call('PEXPIREAT', new_key, expire_at)
 local score = score_for(expire_at, now)
 reindex(old, id, new, new_id, score, true, now)

@@ -24,6 +24,7 @@ from bench._http import LoadGenerator
 from bench._inprocess import run_inprocess
 from bench._lost import run_lost
 from bench._memory import run_memory
+from bench._redis_cpu import run_redis_cpu
 from bench._report import render, update_readme
 from bench._store import run_store
 from bench._web import run_web
@@ -44,7 +45,8 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--delete-sizes", default="1000,10000,100000")
     parser.add_argument("--store-concurrency", type=int, default=16)
     parser.add_argument("--store-duration", type=float, default=3.0, help="seconds per run")
-    parser.add_argument("--only", default="web,inprocess,store,memory,lost,delete_all")
+    parser.add_argument("--redis-cpu-calls", type=int, default=3000, help="per kind and round")
+    parser.add_argument("--only", default="web,inprocess,store,redis_cpu,memory,lost,delete_all")
     parser.add_argument("--inprocess-requests", type=int, default=3000)
     parser.add_argument("--contenders", default=",".join(c.key for c in CONTENDERS))
     parser.add_argument(
@@ -65,6 +67,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
         args.rounds, args.duration, args.warmup, args.no_wrk = 1, 0.5, 0.0, True
         args.sessions, args.lost, args.delete_sizes = 100, 20, "100,1000"
         args.store_duration, args.inprocess_requests = 0.2, 50
+        args.redis_cpu_calls = 100
     return args
 
 
@@ -177,6 +180,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 redis_server.url, concurrency=args.store_concurrency,
                 duration=args.store_duration, rounds=args.rounds,
             )  # fmt: skip
+        if "redis_cpu" in sections:
+            log("Redis CPU per write (INFO commandstats)")
+            results["redis_cpu"] = run_redis_cpu(
+                redis_server.url, calls=args.redis_cpu_calls, rounds=max(3, args.rounds)
+            )
         if "delete_all" in sections:
             sizes = [int(size) for size in args.delete_sizes.split(",")]
             log(f"delete_all over {sizes}")

@@ -55,6 +55,8 @@ def render(results: dict[str, Any], notes: str = "") -> str:
         out += _inprocess(results["inprocess"])
     if "store" in results:
         out += _store(results["store"])
+    if "redis_cpu" in results:
+        out += _redis_cpu(results["redis_cpu"])
     if "memory" in results:
         out += _memory(results["memory"], s["sessions"])
     if "lost" in results:
@@ -143,6 +145,35 @@ def _store(store: dict[str, Any]) -> list[str]:
             f" | `{row['raw']}` | {row['raw_ops']:,.0f} | {row.get('raw_cpu_us', 0):.0f}"
             f" | {_pct(row['ratio'])} | {_pct(row.get('cpu_ratio', 0))} |"
         )
+    return [*out, ""]
+
+
+REDIS_CPU_LABELS = {
+    "hset": "bare `HSET` (no script, no TTL)",
+    "minimal_script": "minimal atomic write: `EVALSHA` of `HSET` + `PEXPIRE`",
+    "set_same_reference": "`set` of a field, reference kept (covered by the index slack)",
+    "set_moving_reference": "`set` that moves the session to another index",
+    "update_write_route": "`update` of the /write route (user_id kept, counter + 1)",
+}
+
+
+def _redis_cpu(cpu: dict[str, Any]) -> list[str]:
+    from bench._redis_cpu import BARS
+
+    out = [
+        "## Redis CPU per write (INFO commandstats `usec_per_call`)",
+        "",
+        f"Each kind alone between two `CONFIG RESETSTAT`, {cpu['calls']:,} calls per kind and"
+        f" round, {cpu['rounds']} rounds interleaving the kinds; median of the rounds, and the"
+        " median of the per-round ratios to the minimal atomic write.",
+        "",
+        f"| write | µs per call | {X} minimal | bar |",
+        "|---|---:|---:|---|",
+    ]
+    for key, usec in cpu["usec_per_call"].items():
+        ratio = cpu["ratio_to_minimal"][key]
+        bar = f"≤ {BARS[key]:.0f}{X}: {_bar(ratio, BARS[key], False)}" if key in BARS else ""
+        out.append(f"| {REDIS_CPU_LABELS.get(key, key)} | {usec:.1f} | {ratio:.2f}{X} | {bar} |")
     return [*out, ""]
 
 
@@ -238,6 +269,19 @@ def headline(results: dict[str, Any]) -> str:
             f"| `{row['ours']}` vs `{row['raw']}` | {_pct(row['ratio'])}"
             f" | {_pct(row.get('cpu_ratio', 0))} |"
             for row in store.values()
+        ]
+    if "redis_cpu" in results:
+        cpu = results["redis_cpu"]["ratio_to_minimal"]
+        lines += [
+            "",
+            "| Redis CPU per write vs the minimal atomic write (EVALSHA of HSET + PEXPIRE) |"
+            " ratio |",
+            "|---|---:|",
+        ]
+        lines += [
+            f"| {REDIS_CPU_LABELS[key]} | {cpu[key]:.2f}{X} |"
+            for key in ("set_same_reference", "set_moving_reference", "update_write_route")
+            if key in cpu
         ]
     if "memory" in results or "lost" in results:
         lines += [

@@ -23,10 +23,9 @@ async def read(request: Request) -> Response:
 
 
 async def write(request: Request) -> Response:
-    session = get_session(request)
-    counter = await session.incr("counter")
-    await session.set({"user_id": USER})
-    return JSONResponse({"counter": counter})
+    # counter += 1 and user_id = 42 in one atomic round trip
+    changed = await get_session(request).update({"user_id": USER}, incr={"counter": 1})
+    return JSONResponse({"counter": changed["counter"]})
 
 
 async def plain(request: Request) -> Response:

@@ -29,10 +29,9 @@ def read() -> ResponseReturnValue:
 
 @app.post("/write")
 def write() -> ResponseReturnValue:
-    session = get_session(request)
-    counter = session.incr("counter")
-    session.set({"user_id": USER})
-    return jsonify({"counter": counter})
+    # counter += 1 and user_id = 42 in one atomic round trip
+    changed = get_session(request).update({"user_id": USER}, incr={"counter": 1})
+    return jsonify({"counter": changed["counter"]})
 
 
 @app.get("/plain")

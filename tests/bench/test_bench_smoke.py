@@ -38,5 +38,8 @@ def test_smoke_run_of_the_whole_suite(tmp_path: Path) -> None:
     ours = results["lost"]["ours_asgi"]
     assert ours["fields_kept"] == ours["of"] and ours["counter"] == ours["of"]
     assert [row["deleted"] for row in results["delete_all"]] == [100, 1000]
+    cpu = results["redis_cpu"]
+    assert set(cpu["usec_per_call"]) >= {"minimal_script", "set_same_reference"}
+    assert all(usec > 0 for usec in cpu["usec_per_call"].values())
     text = output.read_text()
-    assert "## Web" in text and "## delete_all" in text
+    assert "## Web" in text and "## delete_all" in text and "## Redis CPU" in text

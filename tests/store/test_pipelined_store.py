@@ -62,7 +62,8 @@ async def test_a_burst_of_mixed_operations_keeps_every_result_and_the_indexes_tr
             assert session_id in listed
             assert all(owner[i] == owner[session_id] for i in listed)
         else:
-            await store.set(session_id, {"team": f"t{k % 3}"})
+            await store.update(session_id, {"team": f"t{k % 3}"}, incr={"n": 1})
+            expected_increments[session_id] += 1
 
     await asyncio.gather(*(one(k) for k in range(500)))
     for session_id in ids:

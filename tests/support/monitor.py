@@ -23,6 +23,7 @@ ESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{2}|.)", re.S)
 KEYLESS = {
     b"AUTH", b"CLIENT", b"COMMAND", b"CONFIG", b"ECHO", b"EXEC", b"FLUSHDB", b"HELLO",
     b"INFO", b"MONITOR", b"MULTI", b"PING", b"SCAN", b"SCRIPT", b"SELECT", b"TIME",
+    b"PUBLISH", b"SUBSCRIBE", b"UNSUBSCRIBE", b"PUBSUB",  # channels, not keys
 }  # fmt: skip
 MULTI_KEY = {b"DEL", b"EXISTS", b"UNLINK", b"TOUCH"}
 
@@ -57,10 +58,12 @@ class CommandLog:
         self.entries: list[tuple[bool, list[bytes]]] = []  # (ran by a script, arguments)
         self._marker = f"rss-monitor-{uuid.uuid4().hex}".encode()
         self._ready = threading.Event()
+        self._complete = False
         self._thread = threading.Thread(target=self._listen, daemon=True)
 
     def _listen(self) -> None:
-        connection = redis.Connection(port=self.port)  # type: ignore[no-untyped-call]
+        # No read timeout: a block that sends nothing (the point of some tests) may be long.
+        connection = redis.Connection(port=self.port, socket_timeout=None)  # type: ignore[no-untyped-call]
         connection.send_command("MONITOR")  # type: ignore[no-untyped-call]
         connection.read_response()
         self._ready.set()
@@ -69,6 +72,7 @@ class CommandLog:
             assert isinstance(line, bytes)
             args = [unescape(quoted) for quoted in ARGUMENT.findall(line)]
             if args == [b"ECHO", self._marker]:
+                self._complete = True
                 break
             if args:
                 self.entries.append((FROM_SCRIPT.search(line) is not None, args))
@@ -113,6 +117,9 @@ class CommandLog:
         self._marker_client.echo(self._marker)
         self._thread.join(10)
         self._marker_client.close()
+        if exc_type is None and not self._complete:
+            # The reader died or is late: an empty log would prove nothing.
+            raise AssertionError("MONITOR did not see the end of the block: the log is incomplete")
 
     def __repr__(self) -> str:
         return f"CommandLog({self.commands!r})"

@@ -264,3 +264,29 @@ def test_django_sessions(django_redis: redis.Redis) -> None:
     assert vary_of(client.get("/set/a/1/").headers) == ["Cookie"]
     assert vary_of(client.get("/get/").headers) == ["Cookie"]
     assert "Vary" not in client.get("/nothing/").headers  # with a cookie, unused
+
+
+def test_litestar_sessions(raw: redis.Redis) -> None:
+    """Litestar's plugin wraps the same middlewares: the same Vary, for both configs."""
+    from litestar import Litestar
+    from litestar.testing import TestClient
+
+    from redis_session_sets.litestar import DictSessionConfig, SessionConfig, SessionPlugin
+    from tests.adapters.test_litestar import DICT_HANDLERS, HANDLERS
+
+    port = raw.connection_pool.connection_kwargs["port"]
+    for config, used, unused in (
+        (SessionConfig, ["/read", "/count"], "/untouched"),
+        (DictSessionConfig, ["/dict", "/dict/id"], "/untouched"),
+    ):
+        # Litestar's test client runs the app in a loop of its own: a client used only there.
+        store = AsyncStore(redis.asyncio.Redis(port=port))
+        app = Litestar(
+            [*HANDLERS, *DICT_HANDLERS], plugins=[SessionPlugin(config(store, secret_keys=[KEY]))]
+        )
+        with TestClient(app=app) as client:
+            client.get("/count")  # a session and its cookie
+            client.post("/dict/put/a/1")
+            assert vary_of(client.get(unused).headers) == [], config
+            for path in used:
+                assert vary_of(client.get(path).headers) == ["Cookie"], (config, path)

@@ -4,9 +4,10 @@ unless one is given (``--url`` or ``$REDIS_URL``).
 The private redis-server and its folder go away however the demo stops: Ctrl+C
 (SIGINT), ``kill`` / ``docker stop`` / systemd (SIGTERM), a closed terminal (SIGHUP), or
 uvicorn failing to start. uvicorn shuts down cleanly on SIGINT and SIGTERM, then raises
-the signal again once its own handlers are gone; SIGHUP, which uvicorn leaves alone,
-gets the same clean shutdown here. Either way the signal ends up as ``Stopped`` below,
-an exception, so the ``with`` blocks that own the redis-server close it.
+the signal again once its own handlers are gone: Ctrl+C becomes KeyboardInterrupt, and
+SIGTERM reaches ``StopRequest`` below, which only records it. SIGHUP, which uvicorn
+leaves alone, gets the same clean shutdown from ``StopRequest``. Either way ``serve``
+returns through the ``with`` block that owns the redis-server, which closes it.
 """
 
 from __future__ import annotations
@@ -16,10 +17,8 @@ import signal
 import socket
 import sys
 import threading
-from collections.abc import Callable
 from contextlib import ExitStack
 from types import FrameType
-from typing import Any
 
 import redis.asyncio
 import uvicorn
@@ -36,28 +35,27 @@ def _say(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-class Stopped(Exception):
-    """A stop signal (SIGTERM, SIGHUP) arrived: unwind, closing what was opened."""
-
-
 # The signals that stop the demo besides Ctrl+C (SIGINT: KeyboardInterrupt).
 STOP_SIGNALS = tuple(
     getattr(signal, name) for name in ("SIGTERM", "SIGHUP") if hasattr(signal, name)
 )
 
 
-def stop_handler(server: Callable[[], uvicorn.Server | None]) -> Callable[[int, Any], None]:
-    """The handler of the stop signals: while uvicorn serves, a clean shutdown (as uvicorn
-    does for SIGTERM itself; it raises the signal again afterwards); otherwise, or once
-    the shutdown is under way, ``Stopped``."""
+class StopRequest:
+    """The handler of the stop signals. It never raises: an exception raised from a signal
+    handler surfaces wherever the main thread happens to be, and code there (a
+    ``__del__``, an asyncio callback, a framework's catch-all) may swallow it, leaving
+    the demo running. It records the signal instead, and while uvicorn serves asks it for
+    a clean shutdown (as uvicorn does for SIGTERM itself)."""
 
-    def handle(signum: int, frame: FrameType | None) -> None:
-        running = server()
-        if running is None or running.should_exit:
-            raise Stopped(signal.Signals(signum).name)
-        running.handle_exit(signum, frame)
+    def __init__(self) -> None:
+        self.signal: int | None = None
+        self.server: uvicorn.Server | None = None
 
-    return handle
+    def __call__(self, signum: int, frame: FrameType | None) -> None:
+        self.signal = signum
+        if self.server is not None and not self.server.should_exit:
+            self.server.handle_exit(signum, frame)
 
 
 def ignore(signals: tuple[int, ...]) -> None:
@@ -94,13 +92,12 @@ def serve(
     if port_taken(host, port):
         _say(f"redis-session-sets: error: {host}:{port} is in use; pick another with --port")
         return 2
-    server: uvicorn.Server | None = None
+    stop = StopRequest()
     with ExitStack() as cleanup:
         if threading.current_thread() is threading.main_thread():  # where signals arrive
-            handler = stop_handler(lambda: server)
             cleanup.callback(signal.signal, signal.SIGINT, signal.getsignal(signal.SIGINT))
             for signum in STOP_SIGNALS:
-                cleanup.callback(signal.signal, signum, signal.signal(signum, handler))
+                cleanup.callback(signal.signal, signum, signal.signal(signum, stop))
         try:
             if url is None:
                 try:
@@ -108,7 +105,7 @@ def serve(
                 except RedisNotFound as error:
                     _say(f"redis-session-sets: error: {error}")
                     return 3
-                # Runs first on the way out: a second signal cannot cut the clean-up short.
+                # Runs first on the way out: a second Ctrl+C cannot cut the clean-up short.
                 cleanup.callback(ignore, (signal.SIGINT, *STOP_SIGNALS))
                 url = local.url
                 _say(f"Started a private redis-server on port {local.port} (stopped on exit).")
@@ -116,10 +113,13 @@ def serve(
             store = AsyncStore(client, references=[REFERENCE], prefix=prefix)
             app = create_app(store, on_shutdown=client.aclose, redis_url=redact(url))
             _say(f"redis-session-sets demo: http://{host}:{port}/  (Ctrl+C to stop)")
-            server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="info"))
-            server.run()
-        except (KeyboardInterrupt, Stopped):
-            pass  # uvicorn re-raises the signal after its clean shutdown: here, "stop"
+            stop.server = uvicorn.Server(
+                uvicorn.Config(app, host=host, port=port, log_level="info")
+            )
+            if stop.signal is None:  # else a stop signal came while starting: do not serve
+                stop.server.run()
+        except KeyboardInterrupt:
+            pass  # uvicorn re-raises Ctrl+C after its clean shutdown: here, "stop"
         except SystemExit:  # uvicorn could not start (it logged why)
             _say(f"redis-session-sets: error: could not serve on {host}:{port} (see above)")
             return 2

@@ -15,7 +15,12 @@ if fresh then
 end
 local expire_at = expiry(created, tonumber(ARGV[1]), now)
 local new = written_values(old, 3)
-local renew = not (touched and covered(redis.call('PTTL', key), expire_at, now))
+-- Only memberships the session keeps may be covered (a moved one is written anyway).
+local keeps = false
+for i = 1, #REFS do
+  if new[i] and new[i] == old[i] then keeps = true end
+end
+local renew = keeps and not (touched and covered(redis.call('PTTL', key), expire_at, now))
 if #ARGV > SLICE then -- HSET first: under OOM, Redis refuses a script's first write
   call_sliced('HSET', key, fresh and { '__created', now, '__touched', now } or { '__touched', now }, ARGV, 3)
 elseif fresh then

@@ -17,6 +17,7 @@ from werkzeug.datastructures import CallbackDict
 
 from ._drivers.sync import Store
 from ._web.cookies import CookieSettings, check_prefix
+from ._web.device import check_track, wsgi_device
 from ._web.dict_session import (
     EXPIRE,
     KEEP,
@@ -42,6 +43,8 @@ class RedisSession(CallbackDict[str, Any], SessionMixin):
     """
 
     modified = False
+    # The device pairs (``SESSION_TRACK``) the save writes with the session's fields.
+    device: tuple[str, ...] = ()
     accessed = False
 
     def __init__(self, initial: dict[str, Any] | None = None, token: str | None = None) -> None:
@@ -76,6 +79,11 @@ class RedisSessionInterface(SessionInterface):
     settings as usual. A ``__Host-`` or ``__Secure-`` cookie name needs the flags its
     prefix requires (``SESSION_COOKIE_SECURE = True``; for ``__Host-`` also the path
     ``/`` and no domain): ValueError otherwise, at the first request.
+
+    ``SESSION_TRACK`` (default ``()``; e.g. ``("user_agent", "ip")``): the device facts
+    kept with the session's writes (``Store.session_infos`` shows them). The address is
+    ``REMOTE_ADDR``, i.e. what werkzeug's ``ProxyFix`` made of it behind a proxy; it is
+    personal data, hence off by default.
     """
 
     def __init__(self, store: Store) -> None:
@@ -116,7 +124,11 @@ class RedisSessionInterface(SessionInterface):
             return None  # Flask's null session explains that a secret key is needed
         token = self.token_of(app, request)
         found = self.store.run(load(self.store.core, token))  # no Redis call without one
-        return RedisSession() if found is None else RedisSession(found.values, token)
+        session = RedisSession() if found is None else RedisSession(found.values, token)
+        track = check_track(app.config.get("SESSION_TRACK") or ())
+        if track:  # the device, kept with the session's writes (``SESSION_TRACK``)
+            session.device = self.store.core.device_fields(*wsgi_device(request.environ, track))
+        return session
 
     def save_session(self, app: Flask, session: SessionMixin, response: Response) -> None:
         if not isinstance(session, RedisSession):
@@ -138,6 +150,7 @@ class RedisSessionInterface(SessionInterface):
                 app.permanent_session_lifetime,
                 modified=session.modified,
                 refresh=refresh,
+                device=session.device,
             )
         )
         if outcome == KEEP:

@@ -29,6 +29,7 @@ from ._web.asgi import (
     with_session_headers,
 )
 from ._web.cookies import SecretKeys, cookie_max_age
+from ._web.device import asgi_device
 from ._web.dict_session import (
     EXPIRE,
     READ_METHODS,
@@ -40,6 +41,7 @@ from ._web.dict_session import (
     save,
 )
 from ._web.options import SessionOptions, renewal_due
+from ._web.revocation import serve_websocket
 
 __all__ = ["DictSession", "DictSessionMiddleware"]
 
@@ -78,7 +80,9 @@ class DictSessionMiddleware:
     Takes the options of ``SessionMiddleware``: the cookie carries a random token, signed
     with the first of ``secret_keys`` (all of them verify); ``secure=None`` sends
     ``Secure`` over https; ``touch_interval`` renews an unchanged session's TTL, and its
-    cookie, at most once per interval (a rolling idle timeout).
+    cookie, at most once per interval (a rolling idle timeout);
+    ``close_ended_websockets`` closes a WebSocket (code 4001) whose session ends while it
+    is open.
     """
 
     def __init__(
@@ -95,6 +99,8 @@ class DictSessionMiddleware:
         domain: str | None = None,
         path: str = "/",
         touch_interval: MaxAge | None = None,
+        track: tuple[str, ...] = (),
+        close_ended_websockets: bool = True,
     ) -> None:
         if not isinstance(store, AsyncStore):
             raise TypeError(
@@ -102,6 +108,7 @@ class DictSessionMiddleware:
             )
         self.app = app
         self.store = store
+        self.close_ended_websockets = bool(close_ended_websockets)
         # The options are checked, and the cookie read and written, exactly as by the
         # library's SessionMiddleware.
         options = SessionOptions(
@@ -114,10 +121,12 @@ class DictSessionMiddleware:
             domain=domain,
             path=path,
             touch_interval=touch_interval,
+            track=track,
         )
         self.cookie = options.cookie()
         self.touch_interval_ms = options.touch_interval_ms(store.core)
         self.max_age_seconds = cookie_max_age(store.core.max_age_ms)
+        self.track = options.tracked()
 
     async def load(self, scope: Scope) -> tuple[DictSession, bool]:
         """The request's session, and whether its TTL is due for renewal."""
@@ -141,7 +150,16 @@ class DictSessionMiddleware:
                 core = self.store.core
                 # modified=False: an emptied session is deleted only if it held data.
                 max_age = core.max_age_ms / 1000
-                operation = save(core, session.state, session, max_age, modified=False, refresh=due)
+                device = core.device_fields(*asgi_device(scope, self.track)) if self.track else ()
+                operation = save(
+                    core,
+                    session.state,
+                    session,
+                    max_age,
+                    modified=False,
+                    refresh=due,
+                    device=device,
+                )
                 outcome = await self.store.run(operation)
                 line = None
                 if outcome == SEND and session.state.token is not None:
@@ -153,4 +171,14 @@ class DictSessionMiddleware:
                 message = with_session_headers(message, line, used or line is not None)
             await send(message)
 
+        if scope["type"] == "websocket" and self.close_ended_websockets:
+            await serve_websocket(
+                self.app,
+                scope,
+                receive,
+                send_with_cookie,
+                store=self.store,
+                current_id=lambda: session.state.session_id,
+            )
+            return
         await self.app(scope, receive, send_with_cookie)

@@ -53,6 +53,8 @@ BAD_CALLS: list[tuple[str, Callable[[Any], Any], type[Exception]]] = [
     ("oversize multibyte", lambda s: s.set(GOOD, {"user_id": "é" * 257}), ValueError),
     ("non-reference index", lambda s: s.sessions("name", 1), ValueError),
     ("non-reference count", lambda s: s.count("name", 1), ValueError),
+    ("non-reference session_infos", lambda s: s.session_infos("name", 1), ValueError),
+    ("session_infos batch 0", lambda s: s.session_infos("user_id", 1, batch_size=0), ValueError),
     ("non-reference delete_all", lambda s: s.delete_all("name", 1), ValueError),
     ("non-reference key", lambda s: s.get_reference_key("name", 1), ValueError),
     ("reserved index field", lambda s: s.sessions("__csrf", 1), ValueError),

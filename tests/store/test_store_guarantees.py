@@ -128,6 +128,7 @@ def test_each_operation_is_one_round_trip(counted: Store, redis_server: RedisSer
         ("info", lambda: store.info(session_id)),
         ("sessions", lambda: store.sessions("user_id", 1)),
         ("count", lambda: store.count("user_id", 1)),
+        ("session_infos", lambda: store.session_infos("user_id", 1)),
         ("iter_sessions", lambda: list(store.iter_sessions("user_id", 1))),
         ("regenerate", lambda: store.regenerate(store.create_session_id())),
         ("delete", lambda: store.delete(session_id)),

@@ -23,6 +23,7 @@ ESCAPE = re.compile(rb"\\(x[0-9a-fA-F]{2}|.)", re.S)
 KEYLESS = {
     b"AUTH", b"CLIENT", b"COMMAND", b"CONFIG", b"ECHO", b"EXEC", b"FLUSHDB", b"HELLO",
     b"INFO", b"MONITOR", b"MULTI", b"PING", b"SCAN", b"SCRIPT", b"SELECT", b"TIME",
+    b"PUBLISH", b"SUBSCRIBE", b"UNSUBSCRIBE", b"PUBSUB",  # channels, not keys
 }  # fmt: skip
 MULTI_KEY = {b"DEL", b"EXISTS", b"UNLINK", b"TOUCH"}
 

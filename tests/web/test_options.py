@@ -14,6 +14,8 @@ from redis_session_sets._web.options import SessionOptions, renewal_due
 from redis_session_sets.starlette import DictSessionMiddleware
 
 MIDDLEWARES = [SessionMiddleware, WSGISessionMiddleware, DictSessionMiddleware]
+# Options of the ASGI middlewares only (WSGI has no WebSockets), beside SessionOptions.
+ASGI_ONLY = {"close_ended_websockets": (bool, True)}
 
 
 def keyword_options(middleware: type) -> dict[str, tuple[Any, Any]]:
@@ -31,6 +33,10 @@ def test_each_middleware_takes_exactly_the_session_options(middleware: type) -> 
     fields = {
         field.name: (field.type, field.default) for field in dataclasses.fields(SessionOptions)
     }
+    if middleware is not WSGISessionMiddleware:
+        fields |= {
+            name: (f"{kind.__name__}", default) for name, (kind, default) in ASGI_ONLY.items()
+        }
     assert keyword_options(middleware) == fields
 
 

@@ -184,6 +184,10 @@ class AsyncStore(StoreBase):
     async def regenerate(self, session_id: str) -> str:
         return await self.run(self.core.regenerate(session_id))
 
+    async def end_reason(self, session_id: str) -> str | None:
+        """Why the session was ended, if it was with a reason (for ``end_reason_ttl``)."""
+        return await self.run(self.core.end_reason(session_id))
+
     async def exists(self, session_id: str) -> bool:
         return await self.run(self.core.exists(session_id))
 
@@ -201,6 +205,11 @@ class AsyncStore(StoreBase):
 
     async def count(self, field: str, value: str | int, batch_size: int = 500) -> int:
         return await self.run(self.core.count(field, value, batch_size))
+
+    async def session_infos(
+        self, field: str, value: str | int, batch_size: int = 500
+    ) -> list[SessionInfo]:
+        return await self.run(self.core.session_infos(field, value, batch_size))
 
     async def delete_all(self, field: str, value: str | int, *, keep: Iterable[str] = ()) -> int:
         return await self.run(self.core.delete_all(field, value, keep=keep))

@@ -9,6 +9,8 @@ no other module does.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 from .clients import RedisPyAsync
@@ -49,3 +51,39 @@ def _any(client: RedisPyAsync) -> Any:
     """The client, untyped: whether it is a cluster client is told by ``cluster`` (the
     store knows it), not by its type, since valkey-py's classes are no redis-py ones."""
     return client
+
+
+@contextlib.asynccontextmanager
+async def pubsub(client: RedisPyAsync, *, cluster: bool, valkey_py: bool) -> AsyncIterator[Any]:
+    """A Pub/Sub connection to the client's server (a ``PubSub``), closed on exit.
+
+    On a cluster, what is published with PUBLISH (not Redis 7's sharded SPUBLISH) reaches
+    every node's subscribers, so a subscription on one primary hears the whole cluster.
+    redis-py's asyncio ``RedisCluster`` has no ``pubsub()`` before 6.x, so a plain client
+    of the same library (valkey-py's with ``valkey_py``) on one of its nodes subscribes.
+    """
+    pool: Any = None
+    single: Any = client
+    if cluster:
+        nodes = _any(client)
+        node = nodes.get_default_node() or nodes.get_nodes()[0]
+        if valkey_py:
+            import valkey.asyncio
+
+            pool = valkey.asyncio.ConnectionPool(**node.connection_kwargs)
+            single = valkey.asyncio.Valkey(connection_pool=pool)
+        else:
+            import redis.asyncio
+
+            pool = redis.asyncio.ConnectionPool(**node.connection_kwargs)
+            single = redis.asyncio.Redis(connection_pool=pool)
+    subscription = single.pubsub()
+    try:
+        yield subscription
+    finally:
+        try:
+            close = getattr(subscription, "aclose", None) or subscription.reset  # redis 5.0.0
+            await close()
+        finally:
+            if pool is not None:
+                await pool.disconnect()

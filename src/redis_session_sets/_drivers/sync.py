@@ -147,6 +147,10 @@ class Store(StoreBase):
     def regenerate(self, session_id: str) -> str:
         return self.run(self.core.regenerate(session_id))
 
+    def end_reason(self, session_id: str) -> str | None:
+        """Why the session was ended, if it was with a reason (for ``end_reason_ttl``)."""
+        return self.run(self.core.end_reason(session_id))
+
     def exists(self, session_id: str) -> bool:
         return self.run(self.core.exists(session_id))
 
@@ -162,6 +166,11 @@ class Store(StoreBase):
 
     def count(self, field: str, value: str | int, batch_size: int = 500) -> int:
         return self.run(self.core.count(field, value, batch_size))
+
+    def session_infos(
+        self, field: str, value: str | int, batch_size: int = 500
+    ) -> list[SessionInfo]:
+        return self.run(self.core.session_infos(field, value, batch_size))
 
     def delete_all(self, field: str, value: str | int, *, keep: Iterable[str] = ()) -> int:
         return self.run(self.core.delete_all(field, value, keep=keep))

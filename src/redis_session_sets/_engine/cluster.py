@@ -20,9 +20,10 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .codec import text
+from .codec import session_info, text
 from .protocol import Arg, Batch, Command, Emit, Iteration, Operation, ScriptCall
 from .topology import Topology
+from .types import SessionInfo
 
 if TYPE_CHECKING:
     from .core import StoreCore
@@ -134,7 +135,9 @@ def follow_up(
         yield batch
 
 
-def regenerate(core: StoreCore, session_id: str, new_id: str, ttl_ms: int) -> Operation[None]:
+def regenerate(
+    core: StoreCore, session_id: str, new_id: str, ttl_ms: int, device: tuple[str, ...] = ()
+) -> Operation[None]:
     """Copy, then delete (the hashes are in different slots: never a RENAME). Three round
     trips, so that a failure never loses the session: read the old hash; write the copy
     and add the new id to its indexes; only then delete the old hash and remove the old
@@ -148,7 +151,8 @@ def regenerate(core: StoreCore, session_id: str, new_id: str, ttl_ms: int) -> Op
     adds, removals = IndexChanges(core), IndexChanges(core)
     adds.reindex(new_id, new_id, (status, expire_at, new, new))
     removals.reindex(session_id, new_id, (status, 0, old, new))
-    write = core.script_call("regenerate_write", (new_key,), expire_at, *fields)
+    # The device pairs after the old fields: HSET keeps the later of a field's values.
+    write = core.script_call("regenerate_write", (new_key,), expire_at, *fields, *device)
     yield Batch((write, *adds.requests()))
     deletion = (core.script_call("delete", (old_key,)),) if status == 1 else ()
     if deletion or removals.requests():
@@ -187,6 +191,15 @@ def check(
             old.append(member[0])
         else:
             live.append(member[0])
+    yield from _clean(core, field_name, value, stale, old)
+    return live
+
+
+def _clean(
+    core: StoreCore, field_name: str, value: str, stale: list[Member], old: list[str]
+) -> Operation[None]:
+    """Removes the stale members met in an index and deletes the sessions past the
+    absolute max age (then their indexes follow)."""
     requests: list[Command | ScriptCall] = []
     if stale:
         # Guarded by the score seen: a concurrent write that re-adds the member raises its
@@ -207,7 +220,44 @@ def check(
             batch = changes.batch()
             if batch is not None:
                 yield batch
-    return live
+
+
+# What session_infos reads of each member's hash (the field first, checked as in check).
+INFO_FIELDS = ("__created", "__touched", "__ua", "__ip")
+
+
+def session_infos(
+    core: StoreCore, field_name: str, value: str, batch_size: int
+) -> Operation[list[SessionInfo]]:
+    """Per batch of the index (ZSCAN): one pipeline of HMGET + PTTL per member, grouped
+    per node by the client; then the clean-up of what was stale, as ``check`` does."""
+    found: dict[str, SessionInfo] = {}
+    cursor: Arg = "0"
+    while True:
+        now, cursor, flat = yield core.index_script(
+            "index_members", field_name, value, "scan", cursor, batch_size + 1
+        )
+        cursor, now = text(cursor), int(now)
+        valid, stale = _split(core, _members(flat))
+        requests: list[Command] = []
+        for session_id, _ in valid:
+            key = core.session_key(session_id)
+            requests += (Command(("HMGET", key, field_name, *INFO_FIELDS)), Command(("PTTL", key)))
+        replies = (yield Batch(tuple(requests))) if requests else []
+        old = []
+        for n, member in enumerate(valid):
+            (raw, created, touched, ua, ip), ttl = replies[2 * n], replies[2 * n + 1]
+            if stored_index_value(raw) != value:
+                stale.append(member)
+            elif core.absolute_max_age_ms and _past(created, core.absolute_max_age_ms, now):
+                old.append(member[0])
+            else:
+                created = now if created is None else int(text(created))
+                touched = created if touched is None else int(text(touched))
+                found[member[0]] = session_info(member[0], created, touched, ttl, ua, ip, now=now)
+        yield from _clean(core, field_name, value, stale, old)
+        if cursor == "0":
+            return list(found.values())
 
 
 def _past(created: Any, absolute_ms: int, now: int) -> bool:
@@ -286,12 +336,22 @@ class Cluster(Topology):
         return follow_up(core, script, session_id, reply)
 
     def regenerate(
-        self, core: StoreCore, session_id: str, new_id: str, ttl_ms: int
+        self,
+        core: StoreCore,
+        session_id: str,
+        new_id: str,
+        ttl_ms: int,
+        device: tuple[str, ...] = (),
     ) -> Operation[None]:
-        return regenerate(core, session_id, new_id, ttl_ms)
+        return regenerate(core, session_id, new_id, ttl_ms, device)
 
     def pages(self, core: StoreCore, field: str, value: str, batch_size: int) -> Iteration:
         return pages(core, field, value, batch_size)
+
+    def session_infos(
+        self, core: StoreCore, field: str, value: str, batch_size: int
+    ) -> Operation[list[SessionInfo]]:
+        return session_infos(core, field, value, batch_size)
 
     def delete_all(
         self, core: StoreCore, field: str, value: str, kept: tuple[str, ...], batch_size: int

@@ -17,6 +17,8 @@ import json.scanner
 from datetime import UTC, datetime
 from typing import Any
 
+from .types import SessionInfo
+
 
 def text(value: Any) -> str:
     """A reply item as str, whether the client decodes responses or not."""
@@ -73,3 +75,21 @@ def decode_pairs(reply: Any) -> dict[str, Any]:
 def from_ms(ms: int) -> datetime:
     """Unix milliseconds (Redis's clock) as an aware UTC datetime."""
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def session_info(
+    session_id: str, created: Any, touched: Any, ttl: Any, ua: Any, ip: Any, *, now: Any
+) -> SessionInfo:
+    """A ``SessionInfo`` from what the scripts read: times in Unix ms, the TTL in ms (PTTL:
+    negative for a hash without one, written by hand: expiring now, as far as we know),
+    and ``__ua`` / ``__ip`` as stored (JSON strings; None or anything else: not kept)."""
+    now_ms, ttl_ms = int(now), int(ttl)
+    user_agent, address = (decode_value(raw) if raw else None for raw in (ua, ip))
+    return SessionInfo(
+        session_id,
+        from_ms(int(created)),
+        from_ms(int(touched)),
+        from_ms(now_ms + ttl_ms if ttl_ms >= 0 else now_ms),
+        user_agent if isinstance(user_agent, str) else None,
+        address if isinstance(address, str) else None,
+    )

@@ -11,13 +11,13 @@ driver chose at construction.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from . import keys
-from .codec import decode_pairs, decode_value, encode_value, from_ms, text
+from .codec import decode_pairs, decode_value, encode_value, session_info, text
 from .keys import (
     CREATED_FIELD,
     TOUCHED_FIELD,
@@ -38,6 +38,9 @@ PRUNE = 100
 # (docs/design.md, "Bounded work").
 READ_PAGE = 250
 DELETE_PAGE = 100
+# A page of session_infos: each member costs two commands (HMGET, PTTL), about what a
+# read page's members cost; 500 keeps a user with 1,000 sessions at two or three calls.
+INFO_PAGE = 500
 # Within one call, TIME and the clock PTTL counts from may differ by a little: an expiry
 # read back from a TTL is trusted to this many ms (lib.lua, covered).
 JITTER_MS = 1000
@@ -115,6 +118,11 @@ class StoreCore:
     def session_key(self, session_id: str) -> str:
         return f"{self.prefix}:s:{{{self.check_session_id(session_id)}}}"
 
+    def end_reason_key(self, session_id: str) -> str:
+        """The key that tells why the session ``session_id`` was ended, when a reason was
+        given (its hash's slot on a cluster)."""
+        return f"{self.prefix}:e:{{{self.check_session_id(session_id)}}}"
+
     def reference_key(self, field: str, value: str | int) -> str:
         self.check_reference_field(field)
         return f"{self.prefix}:r:{field}:{{{self.index_value(field, value)}}}"
@@ -152,6 +160,16 @@ class StoreCore:
                 self.index_value(name, value)  # None is allowed: stored as null, unindexed
             flat += (name, encode_value(name, value))
         return flat
+
+    def device_fields(self, user_agent: str | None, ip: str | None) -> tuple[str, ...]:
+        """The reserved field/value pairs that keep a session's device (``__ua``, ``__ip``,
+        JSON strings, as every value), for the ``device`` argument of the writes."""
+        pairs: tuple[str, ...] = ()
+        if user_agent is not None:
+            pairs += (keys.USER_AGENT_FIELD, encode_value(keys.USER_AGENT_FIELD, user_agent))
+        if ip is not None:
+            pairs += (keys.IP_FIELD, encode_value(keys.IP_FIELD, ip))
+        return pairs
 
     def ttl_ms(self, max_age: MaxAge | None) -> int:
         return self.max_age_ms if max_age is None else duration_ms(max_age, "max_age", limit=True)
@@ -214,11 +232,13 @@ class StoreCore:
         max_age: MaxAge | None = None,
         *,
         create: bool = True,
+        device: Sequence[str] = (),
     ) -> Operation[bool]:
-        """Writes fields; False when the session was missing and ``create`` is off."""
+        """Writes fields; False when the session was missing and ``create`` is off.
+        ``device``: pairs of ``device_fields``, written with them (every write takes it)."""
         key = self.session_key(session_id)
         flat = self.encode_values(values)
-        extra = (self.ttl_ms(max_age), "1" if create else "0", *flat)
+        extra = (self.ttl_ms(max_age), "1" if create else "0", *flat, *device)
         # A write of no reference field cannot move the session: the lean script.
         script = "set" if any(name in self.references for name in values) else "set_plain"
 
@@ -238,6 +258,7 @@ class StoreCore:
         incr: Mapping[str, int] | None = None,
         create: bool = True,
         replace: bool = False,
+        device: Sequence[str] = (),
     ) -> Operation[dict[str, int] | None]:
         """``set`` + ``unset`` + ``incr`` in one atomic script (lua/update.lua): returns
         the new value of each incremented field; None when the session was missing and
@@ -269,6 +290,7 @@ class StoreCore:
             len(amounts),
             *(item for pair in amounts.items() for item in pair),
             *flat,
+            *device,
         )
 
         def run() -> Operation[dict[str, int] | None]:
@@ -308,11 +330,14 @@ class StoreCore:
         *,
         create: bool = True,
         replace: bool = False,
+        device: Sequence[str] = (),
     ) -> Operation[bool]:
         """The save of a dict session: writes ``values`` and removes ``removed`` (or, with
         ``replace``, every user field not in ``values``) atomically, renewing the TTL.
         False when the session was missing and ``create`` is off."""
-        update = self.update(session_id, values, removed, max_age, create=create, replace=replace)
+        update = self.update(
+            session_id, values, removed, max_age, create=create, replace=replace, device=device
+        )
 
         def run() -> Operation[bool]:
             return (yield from update) is not None
@@ -320,10 +345,15 @@ class StoreCore:
         return run()
 
     def unset(
-        self, session_id: str, fields: Iterable[str], max_age: MaxAge | None = None
+        self,
+        session_id: str,
+        fields: Iterable[str],
+        max_age: MaxAge | None = None,
+        *,
+        device: Sequence[str] = (),
     ) -> Operation[bool]:
         """Removes fields; False (nothing written) when there is no such session."""
-        update = self.update(session_id, None, fields, max_age, create=False)
+        update = self.update(session_id, None, fields, max_age, create=False, device=device)
 
         def run() -> Operation[bool]:
             return (yield from update) is not None
@@ -338,9 +368,12 @@ class StoreCore:
         max_age: MaxAge | None = None,
         *,
         create: bool = True,
+        device: Sequence[str] = (),
     ) -> Operation[int | None]:
         """The new value; None when the session was missing and ``create`` is off."""
-        update = self.update(session_id, None, (), max_age, incr={field: amount}, create=create)
+        update = self.update(
+            session_id, None, (), max_age, incr={field: amount}, create=create, device=device
+        )
 
         def run() -> Operation[int | None]:
             result = yield from update
@@ -348,9 +381,11 @@ class StoreCore:
 
         return run()
 
-    def touch(self, session_id: str, max_age: MaxAge | None = None) -> Operation[bool]:
+    def touch(
+        self, session_id: str, max_age: MaxAge | None = None, *, device: Sequence[str] = ()
+    ) -> Operation[bool]:
         key = self.session_key(session_id)
-        extra = (self.ttl_ms(max_age), "0")
+        extra: tuple[Arg, ...] = (self.ttl_ms(max_age), "0", *device)
 
         def run() -> Operation[bool]:
             status, _ = yield from self._session_script("set_plain", (key,), session_id, extra)
@@ -368,7 +403,12 @@ class StoreCore:
         return run()
 
     def regenerate(
-        self, session_id: str, new_id: str | None = None, max_age: MaxAge | None = None
+        self,
+        session_id: str,
+        new_id: str | None = None,
+        max_age: MaxAge | None = None,
+        *,
+        device: Sequence[str] = (),
     ) -> Operation[str]:
         """Moves the session to ``new_id`` (a fresh one by default); returns the new id."""
         self.check_session_id(session_id)
@@ -376,7 +416,7 @@ class StoreCore:
         ttl = self.ttl_ms(max_age)
 
         def run() -> Operation[str]:
-            yield from self.topology.regenerate(self, session_id, new_id, ttl)
+            yield from self.topology.regenerate(self, session_id, new_id, ttl, tuple(device))
             return new_id
 
         return run()
@@ -426,12 +466,21 @@ class StoreCore:
         key = self.session_key(session_id)
 
         def run() -> Operation[SessionInfo | None]:
-            status, times = yield from self._session_script("info", (key,), session_id, ())
+            status, found = yield from self._session_script("info", (key,), session_id, ())
             if status != 1:
                 return None
-            created, touched, now, ttl = (int(t) for t in times)
-            expires = now + ttl if ttl >= 0 else now
-            return SessionInfo(session_id, from_ms(created), from_ms(touched), from_ms(expires))
+            created, touched, now, ttl, ua, ip = found
+            return session_info(session_id, created, touched, ttl, ua, ip, now=now)
+
+        return run()
+
+    def end_reason(self, session_id: str) -> Operation[str | None]:
+        """Why the session was ended, if it was with a reason (one GET)."""
+        key = self.end_reason_key(session_id)
+
+        def run() -> Operation[str | None]:
+            reason = yield Command(("GET", key))
+            return None if reason is None else text(reason)
 
         return run()
 
@@ -460,6 +509,22 @@ class StoreCore:
 
         def run() -> Operation[int]:
             return len((yield from sessions))
+
+        return run()
+
+    def session_infos(
+        self, field: str, value: str | int, batch_size: int = 500
+    ) -> Operation[list[SessionInfo]]:
+        """The live sessions of the pair with their times and device, most recently active
+        first: one round trip on a single server for up to ``batch_size`` members, more
+        of bounded work beyond (docs/design.md, rule 8)."""
+        check_batch_size(batch_size)
+        indexed = self.indexed(field, value)
+        infos = self.topology.session_infos(self, field, indexed, min(batch_size, INFO_PAGE))
+
+        def run() -> Operation[list[SessionInfo]]:
+            found = yield from infos
+            return sorted(found, key=lambda info: (info.touched_at, info.id), reverse=True)
 
         return run()
 

@@ -23,12 +23,22 @@ MIN_ID_BYTES = 16
 RESERVED = "__"
 TOUCHED_FIELD = "__touched"
 CREATED_FIELD = "__created"
+# The device a session was last written from, where the middleware's ``track`` asks.
+USER_AGENT_FIELD = "__ua"
+IP_FIELD = "__ip"
 # The longest life a session may be given: the browsers' cap on a cookie's Max-Age (RFC
 # 6265bis), and far inside what PEXPIREAT takes (docs/design.md, rule 8).
 MAX_LIFETIME = timedelta(days=400)
 MAX_LIFETIME_MS = 400 * 24 * 3600 * 1000
 
 MaxAge = timedelta | int | float
+
+
+def ended_channel(prefix: str) -> str:
+    """The Pub/Sub channel on which the scripts that end sessions (delete, delete_all, a
+    limit, regenerate) publish the ended ids, space-separated (docs/design.md, "Ended
+    means ended"); the web layer closes those sessions' open WebSockets."""
+    return f"{prefix}:ended"
 
 
 def duration_ms(value: MaxAge, what: str, *, zero: bool = False, limit: bool = False) -> int:

@@ -14,8 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from .codec import text
+from .codec import session_info, text
 from .protocol import Arg, Emit, Iteration, Operation, done
+from .types import SessionInfo
 
 if TYPE_CHECKING:
     from .core import StoreCore
@@ -34,13 +35,25 @@ class Topology:
         raise NotImplementedError
 
     def regenerate(
-        self, core: StoreCore, session_id: str, new_id: str, ttl_ms: int
+        self,
+        core: StoreCore,
+        session_id: str,
+        new_id: str,
+        ttl_ms: int,
+        device: tuple[str, ...] = (),
     ) -> Operation[None]:
+        """Moves the session to ``new_id``, writing the ``device`` pairs with it."""
         raise NotImplementedError
 
     def pages(self, core: StoreCore, field: str, value: str, batch_size: int) -> Iteration:
         """The live sessions of an index, emitted page by page (at most about
         ``batch_size`` members examined per script call)."""
+        raise NotImplementedError
+
+    def session_infos(
+        self, core: StoreCore, field: str, value: str, batch_size: int
+    ) -> Operation[list[SessionInfo]]:
+        """The live sessions of the pair with their infos, in no particular order."""
         raise NotImplementedError
 
     def delete_all(
@@ -60,10 +73,15 @@ class SingleServer(Topology):
         return done(None)  # the script moved the indexes itself
 
     def regenerate(
-        self, core: StoreCore, session_id: str, new_id: str, ttl_ms: int
+        self,
+        core: StoreCore,
+        session_id: str,
+        new_id: str,
+        ttl_ms: int,
+        device: tuple[str, ...] = (),
     ) -> Operation[None]:
         script_keys = (core.session_key(session_id), core.session_key(new_id))
-        yield core.script_call("regenerate", script_keys, ttl_ms)
+        yield core.script_call("regenerate", script_keys, ttl_ms, *device)
 
     def pages(self, core: StoreCore, field: str, value: str, batch_size: int) -> Iteration:
         cursor: Arg = "0"
@@ -73,6 +91,23 @@ class SingleServer(Topology):
             yield Emit([text(member) for member in reply[1]])
             if cursor == "0":
                 return
+
+    def session_infos(
+        self, core: StoreCore, field: str, value: str, batch_size: int
+    ) -> Operation[list[SessionInfo]]:
+        # ZSCAN may return a member twice (while the set's table grows): one entry per id.
+        found: dict[str, SessionInfo] = {}
+        cursor: Arg = "0"
+        while True:
+            # COUNT one more than the batch: a set of up to batch_size members is one call.
+            reply = yield core.index_script("index_infos", field, value, cursor, batch_size + 1)
+            cursor, now, flat = text(reply[0]), reply[1], reply[2]
+            for i in range(0, len(flat), 6):
+                session_id = text(flat[i])
+                created, touched, ttl, ua, ip = flat[i + 1 : i + 6]
+                found[session_id] = session_info(session_id, created, touched, ttl, ua, ip, now=now)
+            if cursor == "0":
+                return list(found.values())
 
     def delete_all(
         self, core: StoreCore, field: str, value: str, kept: tuple[str, ...], batch_size: int

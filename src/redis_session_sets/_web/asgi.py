@@ -16,7 +16,9 @@ from .._drivers.async_ import AsyncStore
 from .._engine.keys import MaxAge
 from .access import SESSION_KEY
 from .cookies import SecretKeys, lists_cookie
+from .device import asgi_device
 from .options import SessionOptions
+from .revocation import serve_websocket
 from .session import AsyncSession
 from .state import SessionFactory, SessionState
 
@@ -73,7 +75,13 @@ def with_session_headers(message: Message, set_cookie: str | None, vary: bool) -
 
 
 class SessionMiddleware:
-    """Gives each HTTP and WebSocket request a lazy ``AsyncSession`` (``get_session``)."""
+    """Gives each HTTP and WebSocket request a lazy ``AsyncSession`` (``get_session``).
+
+    ``close_ended_websockets``: a WebSocket whose session ends while it is open (deleted,
+    revoked, evicted by a limit, regenerated, from any process) is closed with code 4001
+    (``revocation``); one Pub/Sub subscription per process and store, opened with the
+    first WebSocket. HTTP requests are not concerned.
+    """
 
     def __init__(
         self,
@@ -89,6 +97,8 @@ class SessionMiddleware:
         domain: str | None = None,
         path: str = "/",
         touch_interval: MaxAge | None = None,
+        track: tuple[str, ...] = (),
+        close_ended_websockets: bool = True,
     ) -> None:
         if not isinstance(store, AsyncStore):
             raise TypeError(
@@ -97,6 +107,7 @@ class SessionMiddleware:
             )
         self.app = app
         self.store = store
+        self.close_ended_websockets = bool(close_ended_websockets)
         options = SessionOptions(
             secret_keys=secret_keys,
             cookie_name=cookie_name,
@@ -107,9 +118,14 @@ class SessionMiddleware:
             domain=domain,
             path=path,
             touch_interval=touch_interval,
+            track=track,
         )
         self.factory = SessionFactory(
-            store.core, options, read_header=cookie_header, is_https=is_https
+            store.core,
+            options,
+            read_header=cookie_header,
+            is_https=is_https,
+            read_device=asgi_device,
         )
 
     def create_session(self, scope: Any) -> AsyncSession:
@@ -132,4 +148,15 @@ class SessionMiddleware:
                 message = with_session_headers(message, state.set_cookie_header(), state.used)
             await send(message)
 
+        if scope["type"] == "websocket" and self.close_ended_websockets:
+            # Closed (code 4001) if its session ends while open: see revocation.py.
+            await serve_websocket(
+                self.app,
+                scope,
+                receive,
+                send_with_cookie,
+                store=self.store,
+                current_id=state.known_id,
+            )
+            return
         await self.app(scope, receive, send_with_cookie)

@@ -9,7 +9,7 @@ and it keeps a read-only request from writing anything.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -137,6 +137,7 @@ def save(
     *,
     modified: bool = True,
     refresh: bool = False,
+    device: Sequence[str] = (),
 ) -> Operation[str]:
     """The end of a request of a dict session (Flask, Starlette): writes what changed and
     says what to do with the cookie (KEEP, SEND ``state.token``, or EXPIRE).
@@ -149,6 +150,7 @@ def save(
       and the cookie is expired;
     - unchanged: nothing, unless ``refresh`` asks to renew the TTL (and the cookie).
 
+    ``device``: the pairs of ``core.device_fields`` (``track``), written with every write.
     Raises TypeError/ValueError before anything is written for a value JSON cannot
     encode or a reserved key.
     """
@@ -160,20 +162,24 @@ def save(
     pending = changes(state.stored, data)
     if token is None:
         token = mint_token(core.id_bytes)
-        write = core.save_changes(session_id_for(token), pending.values, (), max_age)
+        write = core.save_changes(session_id_for(token), pending.values, (), max_age, device=device)
         return _outcome(write, state, token, pending.after)
     if state.regenerate_on_save:
         new = mint_token(core.id_bytes)
-        move = core.regenerate(session_id_for(token), session_id_for(new), max_age)
-        return _regenerated(core, move, state, new, pending, max_age)
+        move = core.regenerate(session_id_for(token), session_id_for(new), max_age, device=device)
+        return _regenerated(core, move, state, new, pending, max_age, device)
     if pending:
-        return _outcome(_update(core, token, pending, max_age), state, token, pending.after)
+        update = _update(core, token, pending, max_age, device)
+        return _outcome(update, state, token, pending.after)
     if refresh:
-        return _outcome(core.touch(session_id_for(token), max_age), state, token, pending.after)
+        touch = core.touch(session_id_for(token), max_age, device=device)
+        return _outcome(touch, state, token, pending.after)
     return done(KEEP)
 
 
-def _update(core: StoreCore, token: str, pending: Changes, max_age: MaxAge) -> Operation[bool]:
+def _update(
+    core: StoreCore, token: str, pending: Changes, max_age: MaxAge, device: Sequence[str] = ()
+) -> Operation[bool]:
     return core.save_changes(
         session_id_for(token),
         pending.values,
@@ -181,6 +187,7 @@ def _update(core: StoreCore, token: str, pending: Changes, max_age: MaxAge) -> O
         max_age,
         create=False,
         replace=pending.replace,
+        device=device,
     )
 
 
@@ -207,9 +214,10 @@ def _regenerated(
     token: str,
     pending: Changes,
     max_age: MaxAge,
+    device: Sequence[str] = (),
 ) -> Operation[str]:
     yield from move
-    if pending and not (yield from _update(core, token, pending, max_age)):
+    if pending and not (yield from _update(core, token, pending, max_age, device)):
         state.token, state.stored = None, {}
         return EXPIRE  # the session vanished between the two steps
     state.token, state.stored, state.regenerate_on_save = token, pending.after, False

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from .._engine.core import StoreCore
 from .._engine.keys import MaxAge, duration_ms
 from .cookies import CookieSettings, SecretKeys
+from .device import check_track
 
 
 @dataclass(frozen=True)
@@ -22,6 +23,8 @@ class SessionOptions:
     ``secret_keys``: the first key signs, all verify. ``secure=None``: ``Secure`` when the
     request came over https. ``touch_interval``: a read renews the session's TTL (and
     re-sends the cookie) at most once per interval; ``0`` renews on every read.
+    ``track``: the device facts kept with the session's own writes, from ``"user_agent"``
+    and ``"ip"`` (see ``device``; the address is personal data: off by default).
     """
 
     secret_keys: SecretKeys | None = field(default=None, repr=False)
@@ -33,6 +36,11 @@ class SessionOptions:
     domain: str | None = None
     path: str = "/"
     touch_interval: MaxAge | None = None
+    track: tuple[str, ...] = ()
+
+    def tracked(self) -> frozenset[str]:
+        """The device facts to keep, checked (ValueError/TypeError for bad names)."""
+        return check_track(self.track)
 
     def cookie(self) -> CookieSettings:
         """The cookie settings, checked (ValueError/TypeError for bad ones)."""

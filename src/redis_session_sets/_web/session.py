@@ -70,6 +70,11 @@ class AsyncSession:
     async def regenerate(self) -> str:
         return await self._store.run(self._state.regenerate())
 
+    async def end_reason(self) -> str | None:
+        """Why the cookie's session was ended ("signed out on another device", "limit"),
+        if it was with a reason; a Redis call only when asked and the session is gone."""
+        return await self._store.run(self._state.end_reason())
+
     async def create_csrf_token(self) -> str:
         return await self._store.run(self._state.create_csrf_token())
 
@@ -130,6 +135,11 @@ class Session:
 
     def regenerate(self) -> str:
         return self._store.run(self._state.regenerate())
+
+    def end_reason(self) -> str | None:
+        """Why the cookie's session was ended ("signed out on another device", "limit"),
+        if it was with a reason; a Redis call only when asked and the session is gone."""
+        return self._store.run(self._state.end_reason())
 
     def create_csrf_token(self) -> str:
         return self._store.run(self._state.create_csrf_token())

@@ -33,6 +33,7 @@ from .._engine.keys import MaxAge
 from .._engine.protocol import Operation, done
 from .cookies import cookie_max_age
 from .csrf import CsrfTokens
+from .device import NO_DEVICE, Device
 from .options import SessionOptions, renewal_due
 from .tokens import mint_token, session_id_for
 
@@ -58,6 +59,11 @@ class SessionState:
     _cookie: Literal["set", "delete"] | None = None
     _cookie_max_age_ms = 0
     _touch_checked = False
+    # The id of the cookie's token (None without one), and whether this request saw its
+    # session exist: a read found it, or a write to it succeeded (see end_reason).
+    _cookie_id: str | None = None
+    _cookie_alive = False
+    _device_fields: tuple[str, ...] | None = None
 
     def __init__(self, factory: SessionFactory, source: Any) -> None:
         self._factory = factory
@@ -83,6 +89,7 @@ class SessionState:
             token = factory.cookie.token_from_header(factory.read_header(self._source))
             if token is not None:
                 self._token, self._id, self._fresh = token, session_id_for(token), False
+                self._cookie_id = self._id
 
     def _switch(self, token: str) -> str:
         """Makes ``token``, minted by this request and with no session yet, the current
@@ -107,9 +114,28 @@ class SessionState:
     def get_key(self) -> str:
         return self._core.session_key(self._current())
 
+    def known_id(self) -> str | None:
+        """The id whose session this request holds, as far as it knows without asking
+        Redis: the cookie's, or one it wrote; None when it has none (no cookie, or one
+        found gone). Mints nothing."""
+        self._load()
+        return None if self._fresh else self._id
+
+    @property
+    def _device(self) -> tuple[str, ...]:
+        """The device pairs (``track``) every write of this request carries: read from
+        the request once, on its first write; none when nothing is tracked."""
+        if self._device_fields is None:
+            factory = self._factory
+            self._device_fields = (
+                self._core.device_fields(*factory.device(self._source)) if factory.track else ()
+            )
+        return self._device_fields
+
     def _wrote(self, max_age_ms: int) -> None:
         """The current id's hash exists now and was renewed: send its cookie."""
         self._fresh = False
+        self._cookie_alive = self._cookie_alive or self._id == self._cookie_id
         self._send_cookie(max_age_ms)
         self._touch_checked = True  # a write renews the TTL anyway
 
@@ -145,13 +171,14 @@ class SessionState:
             if not found.exists:
                 self._fresh = True  # absent: the next write goes to a fresh token
                 return {}
+            self._cookie_alive = self._cookie_alive or session_id == self._cookie_id
             interval = self._factory.touch_interval_ms
             if interval is not None and not self._touch_checked:
                 # Rolling idle timeout: renew at most once per interval, and only when the
                 # read shows the last renewal is older than that (no extra trip otherwise).
                 self._touch_checked = True
                 if renewal_due(found.touched_ms, interval, time.time() * 1000):
-                    if (yield from self._core.touch(session_id)):
+                    if (yield from self._core.touch(session_id, device=self._device)):
                         self._wrote(self._core.max_age_ms)
                     else:
                         self._fresh = True  # deleted in between: do not bring it back
@@ -198,7 +225,7 @@ class SessionState:
     def set(self, values: Mapping[str, Any], max_age: MaxAge | None = None) -> Operation[None]:
         core, ttl = self._core, self._core.ttl_ms(max_age)
         write = self._write(
-            lambda sid, create: core.set(sid, values, max_age, create=create),
+            lambda sid, create: core.set(sid, values, max_age, create=create, device=self._device),
             lambda ok: not ok,
             ttl,
         )
@@ -211,7 +238,9 @@ class SessionState:
     def incr(self, field: str, amount: int = 1, max_age: MaxAge | None = None) -> Operation[int]:
         core, ttl = self._core, self._core.ttl_ms(max_age)
         write = self._write(
-            lambda sid, create: core.incr(sid, field, amount, max_age, create=create),
+            lambda sid, create: core.incr(
+                sid, field, amount, max_age, create=create, device=self._device
+            ),
             lambda value: value is None,
             ttl,
         )
@@ -232,7 +261,9 @@ class SessionState:
         core, ttl = self._core, self._core.ttl_ms(max_age)
         names = core.field_names(unset)
         write = self._write(
-            lambda sid, create: core.update(sid, values, names, max_age, incr=incr, create=create),
+            lambda sid, create: core.update(
+                sid, values, names, max_age, incr=incr, create=create, device=self._device
+            ),
             lambda result: result is None,
             ttl,
         )
@@ -262,11 +293,11 @@ class SessionState:
     def unset(self, fields: Iterable[str], max_age: MaxAge | None = None) -> Operation[bool]:
         core, ttl = self._core, self._core.ttl_ms(max_age)
         names = core.field_names(fields)
-        return self._renew(lambda sid: core.unset(sid, names, max_age), ttl)
+        return self._renew(lambda sid: core.unset(sid, names, max_age, device=self._device), ttl)
 
     def touch(self, max_age: MaxAge | None = None) -> Operation[bool]:
         core, ttl = self._core, self._core.ttl_ms(max_age)
-        return self._renew(lambda sid: core.touch(sid, max_age), ttl)
+        return self._renew(lambda sid: core.touch(sid, max_age, device=self._device), ttl)
 
     def delete(self) -> Operation[bool]:
         session_id = self._current()
@@ -279,7 +310,7 @@ class SessionState:
             # A later call of this request starts a new session (with a new token); the
             # CSRF tokens of the old one die with it.
             self._token = self._id = None
-            self._fresh, self._own = True, False
+            self._fresh, self._own, self._cookie_alive = True, False, False
             self._cookie = "delete"
             return existed
 
@@ -291,15 +322,29 @@ class SessionState:
         new_id = session_id_for(token)
         # Moves data and index memberships to the new id; a missing old session becomes
         # a new, empty one (nothing old comes back). CSRF tokens of the old token die.
-        operation = self._core.regenerate(old_id, new_id=new_id)
+        operation = self._core.regenerate(old_id, new_id=new_id, device=self._device)
 
         def run() -> Operation[str]:
             yield from operation
             self._switch(token)
+            self._cookie_alive = False  # the cookie's id is gone: moved to the new one
             self._wrote(self._core.max_age_ms)
             return new_id
 
         return run()
+
+    # -- ended sessions --------------------------------------------------------------
+
+    def end_reason(self) -> Operation[str | None]:
+        """Why the session the request's cookie names was ended ("revoked", "limit", the
+        caller's reason), when it was ended with one; else None. No Redis call without a
+        cookie, or when this request saw that session exist (it read or wrote it); else
+        one GET: a reason is only ever left for a session that is gone, and ids never
+        come back (docs/design.md, rule 10)."""
+        self._load()
+        if self._cookie_id is None or self._cookie_alive:
+            return done(None)
+        return self._core.end_reason(self._cookie_id)
 
     # -- CSRF ------------------------------------------------------------------------
 
@@ -323,7 +368,8 @@ class SessionState:
 class SessionFactory:
     """The middleware options, checked once, and how to read a request: makes each
     request's ``SessionState``. ``read_header`` returns the request's ``Cookie`` header,
-    ``is_https`` whether it came over https (ASGI and WSGI differ only there)."""
+    ``is_https`` whether it came over https, ``read_device`` its device facts (ASGI and
+    WSGI differ only there)."""
 
     def __init__(
         self,
@@ -332,11 +378,20 @@ class SessionFactory:
         *,
         read_header: Callable[[Any], str | bytes | None],
         is_https: Callable[[Any], bool],
+        read_device: Callable[[Any, frozenset[str]], Device] | None = None,
     ) -> None:
         self.core = core
         self.options = options
         self.read_header = read_header
         self.is_https = is_https
+        self.track = options.tracked()
+        self._read_device = read_device
         self.cookie = options.cookie()
         self.csrf = CsrfTokens(options.secret_keys)
         self.touch_interval_ms = options.touch_interval_ms(core)
+
+    def device(self, source: Any) -> Device:
+        """The device facts ``track`` keeps, of the request ``source``."""
+        if not self.track or self._read_device is None:
+            return NO_DEVICE
+        return self._read_device(source, self.track)

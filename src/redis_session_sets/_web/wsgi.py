@@ -15,6 +15,7 @@ from .._drivers.sync import Store
 from .._engine.keys import MaxAge
 from .access import SESSION_KEY
 from .cookies import SecretKeys, lists_cookie
+from .device import wsgi_device
 from .options import SessionOptions
 from .session import Session
 from .state import SessionFactory, SessionState
@@ -67,6 +68,7 @@ class WSGISessionMiddleware:
         domain: str | None = None,
         path: str = "/",
         touch_interval: MaxAge | None = None,
+        track: tuple[str, ...] = (),
     ) -> None:
         if not isinstance(store, Store):
             raise TypeError(
@@ -85,9 +87,14 @@ class WSGISessionMiddleware:
             domain=domain,
             path=path,
             touch_interval=touch_interval,
+            track=track,
         )
         self.factory = SessionFactory(
-            store.core, options, read_header=cookie_header, is_https=is_https
+            store.core,
+            options,
+            read_header=cookie_header,
+            is_https=is_https,
+            read_device=wsgi_device,
         )
 
     def create_session(self, environ: Any) -> Session:

@@ -31,6 +31,9 @@ class SessionStore(SessionBase):  # type: ignore[misc]
     """Django sessions in Redis hashes, with a per-user index (SESSION_ENGINE)."""
 
     _session_key: str | None  # a property of SessionBase; declared for the type checker
+    # The device pairs (SESSION_REDIS_TRACK) written with every save: set per request by
+    # the library's SessionMiddleware (redis_session_sets.django.SessionMiddleware).
+    device: tuple[str, ...] = ()
 
     def __init__(self, session_key: str | None = None) -> None:
         # The JSON of the fields Redis holds under the current key, as last read or
@@ -105,6 +108,7 @@ class SessionStore(SessionBase):  # type: ignore[misc]
                 age,
                 create=must_create,
                 replace=pending.replace,
+                device=self.device,
             )
         else:
             # Nothing changed, but Django asked for a save (the session was marked
@@ -112,7 +116,7 @@ class SessionStore(SessionBase):  # type: ignore[misc]
             # cookie with a fresh expiry: renew the TTL to match, which also tells, in
             # the same round trip, whether the session still exists (UpdateError if not,
             # as Django's own backends raise).
-            operation = core.touch(session_id, age)
+            operation = core.touch(session_id, age, device=self.device)
 
         def run() -> Operation[None]:
             if not (yield from operation):
@@ -189,7 +193,9 @@ class SessionStore(SessionBase):  # type: ignore[misc]
         session_id = self.session_id
         assert session_id is not None
         token = self._new_token()
-        operation = stores().core.regenerate(session_id, session_id_for(token), max(age, 1))
+        operation = stores().core.regenerate(
+            session_id, session_id_for(token), max(age, 1), device=self.device
+        )
 
         def run() -> Operation[None]:
             yield from operation

@@ -7,6 +7,10 @@ Settings (all optional):
 - ``SESSION_REDIS_REFERENCES`` (default ``["_auth_user_id"]``)
 - ``SESSION_REDIS_CLIENT``: an existing ``redis.Redis`` / ``redis.RedisCluster``, used
   instead of the URL by the sync methods.
+- ``SESSION_REDIS_TRACK`` (default ``()``; e.g. ``("user_agent", "ip")``): the device
+  facts kept with each session's writes (``user_sessions()`` shows them). Needs the
+  library's ``SessionMiddleware``; the address is ``REMOTE_ADDR`` (what the server's
+  proxy handling made of it) and personal data, hence off by default.
 - ``SESSION_REDIS_ASYNC_CLIENT``: an existing ``redis.asyncio.Redis`` /
   ``RedisCluster`` for the ``a*`` methods.
 
@@ -33,6 +37,7 @@ from .._drivers.async_ import AsyncStore
 from .._drivers.connect import DEFAULT_URL
 from .._drivers.sync import Store
 from .._engine.protocol import Operation
+from .._web.device import check_track
 
 T = TypeVar("T")
 
@@ -51,6 +56,7 @@ class Stores:
             "references": tuple(getattr(settings, "SESSION_REDIS_REFERENCES", DEFAULT_REFERENCES)),
             "max_age": settings.SESSION_COOKIE_AGE,
         }
+        self.track = check_track(getattr(settings, "SESSION_REDIS_TRACK", ()))
         client = getattr(settings, "SESSION_REDIS_CLIENT", None)
         self.given_sync = client is not None
         self.sync = Store(client or redis.Redis.from_url(self.url), **self.options)

@@ -5,8 +5,9 @@ value; a duplicate may be planted from a sibling subdomain, and which one is rea
 be told. This subclass reads the header with the library's own parser: a session cookie
 sent twice, over 4 KB or not ASCII is "no session" (docs/design.md, rule 4). It also checks,
 at start-up, that a ``__Host-`` or ``__Secure-`` ``SESSION_COOKIE_NAME`` comes with the
-settings its prefix requires (browsers drop such a cookie silently otherwise). Everything
-else is Django's, ``Vary: Cookie`` on responses that used the session included.
+settings its prefix requires (browsers drop such a cookie silently otherwise), and hands the
+session the request's device when ``SESSION_REDIS_TRACK`` asks for it. Everything else is
+Django's, ``Vary: Cookie`` on responses that used the session included.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from django.contrib.sessions.middleware import SessionMiddleware as DjangoSessio
 from django.http import HttpRequest
 
 from .._web.cookies import check_prefix, cookie_value
+from .._web.device import wsgi_device
+from ._backend import SessionStore
+from ._config import stores
 
 
 class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
@@ -37,3 +41,7 @@ class SessionMiddleware(DjangoSessionMiddleware):  # type: ignore[misc]
         header = request.META.get("HTTP_COOKIE")
         session_key = cookie_value(header, settings.SESSION_COOKIE_NAME)
         request.session = self.SessionStore(session_key)
+        track = stores().track
+        if track and isinstance(request.session, SessionStore):
+            # The device (SESSION_REDIS_TRACK), written with the session's own saves.
+            request.session.device = stores().core.device_fields(*wsgi_device(request.META, track))

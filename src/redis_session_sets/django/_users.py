@@ -33,25 +33,13 @@ def user_index_value(user: Any) -> str:
 
 
 def _user_sessions_op(user: Any) -> Operation[list[SessionInfo]]:
-    core = stores().core
-    value = user_index_value(user)
-    listing = core.sessions(USER_FIELD, value)
-
-    def run() -> Operation[list[SessionInfo]]:
-        infos = []
-        for session_id in (yield from listing):
-            info = yield from core.info(session_id)
-            if info is not None:  # expired between the two reads
-                infos.append(info)
-        infos.sort(key=lambda info: info.touched_at, reverse=True)
-        return infos
-
-    return run()
+    return stores().core.session_infos(USER_FIELD, user_index_value(user))
 
 
 def user_sessions(user: Any) -> list[SessionInfo]:
-    """The user's live sessions, most recently used first (``.id`` is the public id,
-    never the cookie; compare with ``request.session.session_id``)."""
+    """The user's live sessions, most recently used first, with their times and device
+    (``.id`` is the public id, never the cookie; compare with
+    ``request.session.session_id``): one round trip on a single server."""
     return stores().run(_user_sessions_op(user))
 
 

@@ -3,6 +3,7 @@
 -- session's slot. The caller then updates the indexes from the old values returned.
 -- Status: 1 deleted, 2 deleted as past the absolute max age (not counted), 0 stale (the
 -- hash is gone or holds another value; nothing deleted). Result: the time of the deletion.
+-- A deleted id is published on '<prefix>:ended'.
 -- KEYS[1]  the session hash
 -- ARGV[1]  field name
 -- ARGV[2]  index value
@@ -12,4 +13,5 @@ local state = member_state(ARGV[1], ARGV[2], id, now)
 if state == 'stale' then return { 0, 0, no_values(), no_values(), false } end
 local old = ref_values(key)
 destroy(key, id, old, now)
+redis.call('PUBLISH', PREFIX .. ':ended', id)
 return { state == 'live' and 1 or 2, 0, old, no_values(), now }

@@ -1,7 +1,8 @@
 -- index_delete.lua: delete one batch of an index's sessions (for delete_all). Takes
 -- members from the front of the set, so repeated calls drain it without a cursor; each
 -- call does at most a batch's work. Result: {sessions deleted, members processed}; 0
--- processed means done.
+-- processed means done. The deleted ids are published on '<prefix>:ended',
+-- space-separated, one message per batch.
 -- KEYS[1]  the index (sorted set)
 -- ARGV[1]  field name
 -- ARGV[2]  index value
@@ -16,7 +17,7 @@ for i, name in ipairs(REFS) do
   if name == field then position = i end
 end
 local batch = tonumber(ARGV[3])
-local deleted, processed, gone = 0, 0, {}
+local deleted, processed, gone, ended = 0, 0, {}, {}
 for _, id in ipairs(redis.call('ZRANGE', index, 0, batch + #ARGV - 4)) do
   if not keep[id] and processed < batch then
     processed = processed + 1
@@ -24,6 +25,7 @@ for _, id in ipairs(redis.call('ZRANGE', index, 0, batch + #ARGV - 4)) do
     if state ~= 'stale' then
       old[position] = false -- out of this index with the whole batch, below
       destroy(session_key(id), id, old, now)
+      ended[#ended + 1] = id
       if state == 'live' then deleted = deleted + 1 end
     end
     gone[#gone + 1] = id
@@ -32,4 +34,5 @@ end
 if #gone > 0 then call_sliced('ZREM', index, {}, gone, 1) end
 prune(index, now)
 fix_ttl(index)
+if #ended > 0 then redis.call('PUBLISH', PREFIX .. ':ended', table.concat(ended, ' ')) end
 return { deleted, processed }

@@ -50,6 +50,7 @@ async def test_a_deep_value_is_refused_before_anything_is_written(
     deep = make(DEPTH)
     writes: list[Callable[[], Any]] = [
         lambda: store.set(session_id, {"a": 1, "cart": deep}),
+        lambda: store.update(session_id, {"cart": deep}, incr={"n": 1}),
         lambda: store.run(store.core.save_changes(session_id, {"cart": deep})),  # dict sessions
     ]
     for write in writes:

@@ -158,9 +158,10 @@ async def devices_of(store: AsyncStore, user_id: int, current: str) -> tuple[lis
 
     Bounded whatever the index holds: at most ``INDEX_BATCHES`` batches of the index
     (``iter_sessions`` reads it in batches of bounded work; one is usually enough), then
-    two calls per listed session (its times, its user agent), sent together. When the
-    store offers one call for the sessions with their times and devices
-    (``session_infos``), this becomes one call of ``LISTED`` members.
+    two calls per listed session (its times, its user agent), sent together.
+    ``store.session_infos`` would give every session with its times in one call per 500
+    members: right for a real "your devices" page, unbounded for this one, which anyone
+    can inflate (no passwords).
     """
     others: list[str] = []
     exhausted = False

@@ -41,6 +41,10 @@ T = TypeVar("T")
 
 PROG = "redis-session-sets"
 OK, NOT_FOUND, USAGE, UNREACHABLE = 0, 1, 2, 3
+# The reason `revoke` and `delete` leave by default, so a revoked device can tell why its
+# session ended (the app reads it with end_reason()); --reason gives another.
+DEFAULT_REASON = "revoked"
+MAX_REASON = 64
 # Below this many sessions (or index keys) a progress bar would only flicker.
 PROGRESS_THRESHOLD = 1000
 BATCH = 500
@@ -103,6 +107,24 @@ def _common(parser: argparse.ArgumentParser, *, top: bool) -> None:
     )
 
 
+def _reason(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--reason",
+        default=DEFAULT_REASON,
+        metavar="TEXT",
+        help=(
+            f"why, as the ended device's app will tell it (1-{MAX_REASON} characters; "
+            f"default: {DEFAULT_REASON})"
+        ),
+    )
+
+
+def check_reason(reason: str) -> str:
+    if not 1 <= len(reason) <= MAX_REASON:
+        raise UsageError(f"--reason must be 1-{MAX_REASON} characters, not {len(reason)}")
+    return reason
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
@@ -133,8 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
                 metavar="ID",
                 help="a session id to keep (repeatable)",
             )
-    verb("show", "one session's fields and times").add_argument("id", metavar="ID")
-    verb("delete", "delete one session (and its index entries)").add_argument("id", metavar="ID")
+            _reason(sub)
+    verb("show", "one session's fields, times and device").add_argument("id", metavar="ID")
+    delete = verb("delete", "delete one session (and its index entries)")
+    delete.add_argument("id", metavar="ID")
+    _reason(delete)
     verb("stats", "number and memory of the prefix's sessions and indexes")
     verb("gc", "prune dead members from every index")
     demo = verb("demo", "run the demo web app (starts its own Redis without --url/$REDIS_URL)")
@@ -293,14 +318,9 @@ def make_store(client: redis.Redis, args: argparse.Namespace, references: Sequen
 
 
 def cmd_list(runner: Runner, args: argparse.Namespace) -> int:
-    core = runner.store.core
-    sessions = []
-    for batch in runner.iterate(core.iter_sessions(args.field, args.value, BATCH)):
-        for session_id in batch:
-            info = runner.run(core.info(session_id))
-            if info is not None:  # expired or deleted since the index was read
-                sessions.append(info)
-    sessions.sort(key=lambda info: info.created_at)
+    # One call: the index read with each session's times and device (one round trip for
+    # up to BATCH sessions, batches of bounded work beyond), most recently active first.
+    sessions = runner.run(runner.store.core.session_infos(args.field, args.value, BATCH))
     document = {
         "field": args.field,
         "value": args.value,
@@ -312,16 +332,21 @@ def cmd_list(runner: Runner, args: argparse.Namespace) -> int:
                 "created_at": iso(info.created_at),
                 "touched_at": iso(info.touched_at),
                 "expires_at": iso(info.expires_at),
+                "user_agent": info.user_agent,
+                "ip": info.ip,
             }
             for info in sessions
         ],
     }
     lines = [f"{len(sessions)} session(s) with {shown(args.field)} = {shown(args.value)}"]
     if sessions:
-        lines.append(f"{'ID':<44} {'CREATED':<24} {'LAST ACTIVE':<24} EXPIRES")
+        lines.append(
+            f"{'ID':<44} {'CREATED':<24} {'LAST ACTIVE':<24} {'EXPIRES':<24} {'IP':<15} USER AGENT"
+        )
         lines += [
             f"{info.id:<44} {human_time(info.created_at):<24} "
-            f"{human_time(info.touched_at):<24} {human_time(info.expires_at)}"
+            f"{human_time(info.touched_at):<24} {human_time(info.expires_at):<24} "
+            f"{shown(info.ip or '-'):<15} {shown(info.user_agent or '-')}"
             for info in sessions
         ]
     emit(args, document, lines)
@@ -339,7 +364,7 @@ def cmd_show(runner: Runner, args: argparse.Namespace) -> int:
     core = runner.store.core
     info = runner.run(core.info(args.id))
     if info is None:
-        raise NotFound(f"no session {args.id}")
+        raise NotFound(ended(runner, args.id))
     fields = runner.run(core.get(args.id))
     indexed = runner.run(runner.maintenance.session_references(args.id))
     document = {
@@ -348,6 +373,8 @@ def cmd_show(runner: Runner, args: argparse.Namespace) -> int:
         "created_at": iso(info.created_at),
         "touched_at": iso(info.touched_at),
         "expires_at": iso(info.expires_at),
+        "user_agent": info.user_agent,
+        "ip": info.ip,
         "fields": fields,
         "indexed_by": [{"field": field, "value": value} for field, value in indexed],
     }
@@ -357,6 +384,8 @@ def cmd_show(runner: Runner, args: argparse.Namespace) -> int:
         f"created      {human_time(info.created_at)}",
         f"last active  {human_time(info.touched_at)}",
         f"expires      {human_time(info.expires_at)}",
+        f"user agent   {shown(info.user_agent or '-')}",
+        f"ip           {shown(info.ip or '-')}",
         "indexed by   " + (", ".join(f"{f} = {shown(v)}" for f, v in indexed) or "-"),
         "fields:",
     ]
@@ -370,19 +399,28 @@ def cmd_show(runner: Runner, args: argparse.Namespace) -> int:
     return OK
 
 
+def ended(runner: Runner, session_id: str) -> str:
+    """ "no session ID", with why it ended when a reason was left."""
+    reason = runner.run(runner.store.core.end_reason(session_id))
+    return f"no session {session_id}" + ("" if reason is None else f" (ended: {shown(reason)})")
+
+
 def cmd_delete(runner: Runner, args: argparse.Namespace) -> int:
+    reason = check_reason(args.reason)
     store = runner.store
     if references_option(args) is None:
         # Clean exactly the indexes the session is in, whatever the app configured.
         found = runner.run(runner.maintenance.session_references(args.id))
         store = make_store(store.client, args, [field for field, _ in found])  # type: ignore[arg-type]
-    if not runner.run(store.core.delete(args.id)):
-        raise NotFound(f"no session {args.id}")
-    emit(args, {"id": args.id, "deleted": True}, [f"deleted session {args.id}"])
+    if not runner.run(store.core.delete(args.id, reason=reason)):
+        raise NotFound(ended(runner, args.id))
+    document = {"id": args.id, "deleted": True, "reason": reason}
+    emit(args, document, [f"deleted session {args.id} (reason: {shown(reason)})"])
     return OK
 
 
 def cmd_revoke(runner: Runner, args: argparse.Namespace) -> int:
+    reason = check_reason(args.reason)
     core = runner.store.core
     store = runner.store
     total = runner.run(core.count(args.field, args.value))
@@ -395,13 +433,22 @@ def cmd_revoke(runner: Runner, args: argparse.Namespace) -> int:
             fields = [args.field, *(field for field, _ in found)]
             store = make_store(store.client, args, fields)  # type: ignore[arg-type]
             runner = Runner(store, runner.progress_mode, runner.json_output)
-    operation = store.core.delete_all(args.field, args.value, keep=args.keep, batch_size=BATCH)
+    operation = store.core.delete_all(
+        args.field, args.value, keep=args.keep, reason=reason, batch_size=BATCH
+    )
     with runner.bar(f"revoking {args.field} = {args.value}", total) as bar:
         revoked = runner.drive(operation, lambda reply: bar.advance(int(reply[1])))
-    document = {"field": args.field, "value": args.value, "revoked": revoked, "kept": args.keep}
+    document = {
+        "field": args.field,
+        "value": args.value,
+        "revoked": revoked,
+        "kept": args.keep,
+        "reason": reason,
+    }
     line = f"revoked {revoked} session(s) with {shown(args.field)} = {shown(args.value)}"
     if args.keep:
         line += f" (kept {', '.join(shown(kept) for kept in args.keep)})"
+    line += f" (reason: {shown(reason)})"
     emit(args, document, [line])
     return OK
 

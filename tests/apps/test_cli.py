@@ -16,7 +16,9 @@ import redis
 
 from redis_session_sets import Store
 from redis_session_sets._cli import main
+from tests.support.monitor import CommandLog
 from tests.support.servers import RedisServer, free_port
+from tests.support.web import NOT_COUNTED
 
 Run = tuple[int, str, str]
 
@@ -65,12 +67,54 @@ def test_list_json_has_each_live_session_with_its_times(
     assert document["value"] == "42"
     assert document["count"] == 3
     assert {s["id"] for s in document["sessions"]} == set(mine)
-    assert document["ids"] == [s["id"] for s in document["sessions"]]  # oldest first
+    assert document["ids"] == [s["id"] for s in document["sessions"]]
     for session in document["sessions"]:
         created = datetime.fromisoformat(session["created_at"])
         expires = datetime.fromisoformat(session["expires_at"])
         assert created.tzinfo is not None
         assert expires > created
+        assert session["user_agent"] is session["ip"] is None  # not tracked by this store
+
+
+def test_list_shows_the_devices_most_recently_active_first(
+    capsys: pytest.CaptureFixture[str], url: str, store: Store, raw: redis.Redis
+) -> None:
+    old, new = sessions_of(store, 42, 2)
+    # What the middleware's track keeps (__ua, __ip), and an older last activity for `old`.
+    raw.hset(store.get_session_key(new), mapping={"__ua": '"Firefox/128.0"', "__ip": '"10.0.0.7"'})
+    raw.hset(store.get_session_key(old), "__touched", "1000000000000")
+    with CommandLog(raw.connection_pool.connection_kwargs["port"]) as log:
+        document = cli_json(capsys, "--url", url, "list", "user_id", "42")
+    assert document["ids"] == [new, old]
+    assert document["sessions"][0]["user_agent"] == "Firefox/128.0"
+    assert document["sessions"][0]["ip"] == "10.0.0.7"
+    assert document["sessions"][1]["touched_at"] == "2001-09-09T01:46:40.000Z"
+    # One call for the whole list: the index read with every session's times and device.
+    sent = [name for name in log.names if name not in NOT_COUNTED]
+    assert len(sent) == 1 and sent[0].startswith("EVAL"), log.commands
+    code, out, _ = cli(capsys, "--url", url, "list", "user_id", "42")
+    assert code == 0
+    header, first, second = out.splitlines()[1:]
+    assert header.split() == [
+        *("ID", "CREATED", "LAST", "ACTIVE", "EXPIRES", "IP", "USER", "AGENT")
+    ]
+    assert first.startswith(new) and first.endswith(" 10.0.0.7        Firefox/128.0")
+    assert second.startswith(old) and second.endswith(" -               -")
+
+
+def test_list_escapes_what_visitors_sent(
+    capsys: pytest.CaptureFixture[str], url: str, store: Store, raw: redis.Redis
+) -> None:
+    (session_id,) = sessions_of(store, 42, 1)
+    agent = "Evil\x1b[2J\u202e/1.0"  # a user agent is whatever a visitor sends
+    raw.hset(store.get_session_key(session_id), "__ua", json.dumps(agent))
+    code, out, err = cli(capsys, "--url", url, "list", "user_id", "42")
+    assert code == 0, err
+    assert not RAW_CONTROLS.search(out), repr(out)
+    assert out.splitlines()[2].endswith(" Evil\\u001b[2J\\u202e/1.0")
+    code, out, err = cli(capsys, "--url", url, "list", "user_id", "42", "--json")
+    assert not RAW_CONTROLS.search(out), repr(out)
+    assert json.loads(out)["sessions"][0]["user_agent"] == agent
 
 
 def test_list_human_output_is_a_table(
@@ -199,12 +243,34 @@ def test_show_missing_is_exit_1(capsys: pytest.CaptureFixture[str], url: str) ->
     assert err == f"redis-session-sets: error: no session {'A' * 43}\n"
 
 
+def test_show_of_an_ended_session_says_why(
+    capsys: pytest.CaptureFixture[str], url: str, store: Store
+) -> None:
+    (session_id,) = sessions_of(store, 42, 1)
+    store.delete(session_id, reason="password reset")
+    code, out, err = cli(capsys, "--url", url, "show", session_id)
+    assert (code, out) == (1, "")
+    assert err == f"redis-session-sets: error: no session {session_id} (ended: password reset)\n"
+
+
+def test_show_has_the_device(
+    capsys: pytest.CaptureFixture[str], url: str, store: Store, raw: redis.Redis
+) -> None:
+    (session_id,) = sessions_of(store, 42, 1)
+    raw.hset(store.get_session_key(session_id), mapping={"__ua": '"curl/8.5.0"', "__ip": '"::1"'})
+    document = cli_json(capsys, "--url", url, "show", session_id)
+    assert (document["user_agent"], document["ip"]) == ("curl/8.5.0", "::1")
+    out = cli(capsys, "--url", url, "show", session_id)[1]
+    assert "user agent   curl/8.5.0" in out
+    assert "ip           ::1" in out
+
+
 def test_delete_cleans_every_index_without_being_told_them(
     capsys: pytest.CaptureFixture[str], url: str, store: Store, raw: redis.Redis
 ) -> None:
     session_id, other = sessions_of(store, 42, 2)
     document = cli_json(capsys, "--url", url, "delete", session_id)
-    assert document == {"id": session_id, "deleted": True}
+    assert document == {"id": session_id, "deleted": True, "reason": "revoked"}
     assert not raw.exists(store.get_session_key(session_id))
     for field, value in (("user_id", 42), ("tenant", "acme")):
         members = raw.zrange(store.get_reference_key(field, value), 0, -1)
@@ -212,6 +278,38 @@ def test_delete_cleans_every_index_without_being_told_them(
     code, _, err = cli(capsys, "--url", url, "delete", session_id)
     assert code == 1
     assert "no session" in err
+    assert "(ended: revoked)" in err  # the default reason, left for the device to tell
+
+
+def test_delete_and_revoke_leave_the_reason_given(
+    capsys: pytest.CaptureFixture[str], url: str, store: Store
+) -> None:
+    first, second, third = sessions_of(store, 42, 3)
+    code, out, _ = cli(capsys, "--url", url, "delete", first, "--reason", "stolen laptop")
+    assert (code, out) == (0, f"deleted session {first} (reason: stolen laptop)\n")
+    assert store.end_reason(first) == "stolen laptop"
+    document = cli_json(
+        capsys, "--url", url, "revoke", "user_id", "42", "--keep", third, "--reason", "x" * 64
+    )
+    assert (document["revoked"], document["reason"]) == (1, "x" * 64)
+    assert store.end_reason(second) == "x" * 64
+    assert store.end_reason(third) is None  # kept: not ended
+    assert cli_json(capsys, "--url", url, "revoke", "user_id", "42")["reason"] == "revoked"
+    assert store.end_reason(third) == "revoked"
+
+
+@pytest.mark.parametrize("reason", ["", "x" * 65])
+@pytest.mark.parametrize("verb", [["delete", "A" * 43], ["revoke", "user_id", "42"]])
+def test_a_reason_of_the_wrong_length_is_exit_2_and_ends_nothing(
+    capsys: pytest.CaptureFixture[str], url: str, store: Store, verb: list[str], reason: str
+) -> None:
+    sessions_of(store, 42, 1)
+    code, out, err = cli(capsys, "--url", url, *verb, "--reason", reason)
+    assert (code, out) == (2, "")
+    assert err == (
+        f"redis-session-sets: error: --reason must be 1-64 characters, not {len(reason)}\n"
+    )
+    assert store.count("user_id", 42) == 1
 
 
 def test_delete_with_explicit_references(
@@ -220,13 +318,13 @@ def test_delete_with_explicit_references(
     (session_id,) = sessions_of(store, 42, 1)
     code, out, _ = cli(capsys, "--url", url, "--references", "user_id,tenant", "delete", session_id)
     assert code == 0
-    assert out == f"deleted session {session_id}\n"
-    assert raw.keys("rss:*") == []
+    assert out == f"deleted session {session_id} (reason: revoked)\n"
+    assert raw.keys("rss:*") == [f"rss:e:{{{session_id}}}".encode()]  # only the reason
     # Space-separated works too; a field left out keeps its (now stale) index entry.
     (session_id,) = sessions_of(store, 42, 1)
     code, _, _ = cli(capsys, "--url", url, "--references", "user_id ", "delete", session_id)
     assert code == 0
-    assert raw.keys("rss:*") == [store.get_reference_key("tenant", "acme").encode()]
+    assert raw.keys("rss:[sr]:*") == [store.get_reference_key("tenant", "acme").encode()]
 
 
 # -- revoke --------------------------------------------------------------------------------
@@ -238,7 +336,13 @@ def test_revoke_keeps_the_kept_and_cleans_other_indexes(
     mine = sessions_of(store, 42, 5)
     theirs = sessions_of(store, 7, 2)
     document = cli_json(capsys, "--url", url, "revoke", "user_id", "42", "--keep", mine[0])
-    assert document == {"field": "user_id", "value": "42", "revoked": 4, "kept": [mine[0]]}
+    assert document == {
+        "field": "user_id",
+        "value": "42",
+        "revoked": 4,
+        "kept": [mine[0]],
+        "reason": "revoked",
+    }
     assert store.sessions("user_id", 42) == [mine[0]]
     assert sorted(store.sessions("user_id", 7)) == sorted(theirs)
     # The tenant index (found from the sessions, not from --references) lost them at once.
@@ -265,7 +369,7 @@ def test_revoke_with_a_progress_bar(
     sessions_of(store, 42, 3)
     code, out, _ = cli(capsys, "--url", url, "--progress", "always", "revoke", "user_id", "42")
     assert code == 0
-    assert out == "revoked 3 session(s) with user_id = 42\n"
+    assert out == "revoked 3 session(s) with user_id = 42 (reason: revoked)\n"
     assert store.count("user_id", 42) == 0
 
 

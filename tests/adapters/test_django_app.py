@@ -17,7 +17,11 @@ from django.core.management import call_command
 from django.test import AsyncClient, Client, override_settings
 
 from redis_session_sets._web.tokens import mint_token, session_id_for
-from redis_session_sets.django import sign_out_everywhere, user_sessions
+from redis_session_sets.django import (
+    asign_out_everywhere,
+    sign_out_everywhere,
+    user_sessions,
+)
 from tests.adapters.django_project import views
 from tests.support.commandstats import commands, reset, scripts
 
@@ -136,16 +140,100 @@ def test_sign_out_everywhere_takes_a_key_an_id_or_nothing(
         sign_out_everywhere(user, keep=3.5)
 
 
+def told(client: Client) -> Any:
+    """What the client's device is told on the page where signed-out devices land."""
+    return client.get("/end-reason/").json()["reason"]
+
+
+def test_sign_out_everywhere_leaves_a_reason_each_ended_device_reads(
+    django_redis: redis.Redis, user: Any
+) -> None:
+    a, b, c = Client(), Client(), Client()
+    for device in (a, b, c):
+        login(device)
+    assert sign_out_everywhere(user, keep=token(a), reason="password reset") == 2
+    assert told(b) == told(c) == "password reset"
+    assert told(a) is None  # kept: its session lives, nothing was ended
+    assert b.get("/get/").json() == {}  # signed out
+    assert told(Client()) is None  # no cookie: no reason (and no Redis call)
+    # Without a reason, nothing is left to tell (and no key is written for it).
+    login(b)
+    assert sign_out_everywhere(user, keep=token(a)) == 1
+    assert told(b) is None
+    assert len(django_redis.keys("rss:e:*")) == 2  # the first b's and c's
+
+
+def test_sign_out_everywhere_refuses_a_bad_reason_before_ending_anything(
+    django_redis: redis.Redis, user: Any
+) -> None:
+    login(Client())
+    for reason, error in (("", ValueError), ("x" * 65, ValueError), (42, TypeError)):
+        with pytest.raises(error):
+            sign_out_everywhere(user, reason=reason)
+    assert len(user_sessions(user)) == 1
+
+
+async def test_the_async_twins_leave_and_read_the_reason(
+    django_redis: redis.Redis, user: Any
+) -> None:
+    a, b = AsyncClient(), AsyncClient()
+    for device in (a, b):
+        response = await device.post("/alogin/", {"username": "ada", "password": "pw"})
+        assert response.status_code == 200
+    assert await asign_out_everywhere(user, keep=token(a), reason="stolen phone") == 1
+    assert (await b.get("/aend-reason/")).json() == {"reason": "stolen phone"}
+    assert (await a.get("/aend-reason/")).json() == {"reason": None}
+
+
+def test_a_limit_ends_the_least_recently_active_with_the_reason_limit(
+    django_redis: redis.Redis, user: Any
+) -> None:
+    with override_settings(SESSION_REDIS_LIMITS={"_auth_user_id": 2}):
+        devices = [Client() for _ in range(3)]
+        for device in devices:
+            login(device)
+        live = {info.id for info in user_sessions(user)}
+        assert len(live) == 2
+        assert session_id_for(token(devices[2])) in live  # the login itself is never ended
+        ended = [device for device in devices if session_id_for(token(device)) not in live]
+        assert len(ended) == 1
+        assert told(ended[0]) == "limit"
+        assert ended[0].get("/get/").json() == {}
+    with (
+        override_settings(SESSION_REDIS_LIMITS={"not_a_reference": 2}),
+        pytest.raises(ValueError, match="not a reference field"),
+    ):
+        login(Client())
+
+
 def test_management_command(django_redis: redis.Redis, user: Any) -> None:
     a, b, c = Client(), Client(), Client()
     for device in (a, b, c):
         login(device)
     out = io.StringIO()
     call_command("signout_everywhere", str(user.pk), "--keep", token(a), stdout=out)
-    assert out.getvalue().strip() == f"Deleted 2 session(s) of user {user.pk}."
+    assert out.getvalue().strip() == f"Deleted 2 session(s) of user {user.pk} (reason: revoked)."
     assert index(django_redis, user) == {session_id_for(token(a))}
-    call_command("signout_everywhere", str(user.pk), stdout=out)
+    assert told(b) == "revoked"  # the default reason: a revoked device can tell
+    out = io.StringIO()
+    call_command("signout_everywhere", str(user.pk), "--reason", "account closed", stdout=out)
+    assert out.getvalue().strip() == (
+        f"Deleted 1 session(s) of user {user.pk} (reason: account closed)."
+    )
     assert index(django_redis, user) == set()
+    assert told(a) == "account closed"
+
+
+@pytest.mark.parametrize("reason", ["", "x" * 65])
+def test_management_command_refuses_a_bad_reason(
+    django_redis: redis.Redis, user: Any, reason: str
+) -> None:
+    from django.core.management.base import CommandError
+
+    login(Client())
+    with pytest.raises(CommandError, match="--reason must be 1-64 characters"):
+        call_command("signout_everywhere", str(user.pk), "--reason", reason, stdout=io.StringIO())
+    assert len(user_sessions(user)) == 1
 
 
 def test_management_command_refuses_a_bad_primary_key(django_redis: redis.Redis) -> None:

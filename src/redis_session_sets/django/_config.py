@@ -7,6 +7,10 @@ Settings (all optional):
 - ``SESSION_REDIS_REFERENCES`` (default ``["_auth_user_id"]``)
 - ``SESSION_REDIS_CLIENT``: an existing ``redis.Redis`` / ``redis.RedisCluster``, used
   instead of the URL by the sync methods.
+- ``SESSION_REDIS_LIMITS`` (default none; e.g. ``{"_auth_user_id": 5}``): the most live
+  sessions one value of a reference field may have. A login beyond that ends the user's
+  least recently active other sessions in the same atomic write, with the end reason
+  ``"limit"`` (the store's ``limits``).
 - ``SESSION_REDIS_TRACK`` (default ``()``; e.g. ``("user_agent", "ip")``): the device
   facts kept with each session's writes (``user_sessions()`` shows them). Needs the
   library's ``SessionMiddleware``; the address is ``REMOTE_ADDR`` (what the server's
@@ -55,6 +59,7 @@ class Stores:
             "prefix": getattr(settings, "SESSION_REDIS_PREFIX", DEFAULT_PREFIX),
             "references": tuple(getattr(settings, "SESSION_REDIS_REFERENCES", DEFAULT_REFERENCES)),
             "max_age": settings.SESSION_COOKIE_AGE,
+            "limits": getattr(settings, "SESSION_REDIS_LIMITS", None),
         }
         self.track = check_track(getattr(settings, "SESSION_REDIS_TRACK", ()))
         client = getattr(settings, "SESSION_REDIS_CLIENT", None)

@@ -1,4 +1,5 @@
-"""What Django's own backends cannot do: list a user's sessions and sign them out.
+"""What Django's own backends cannot do: list a user's sessions, sign them out, and tell
+a signed-out device why.
 
 Django's login stores ``_auth_user_id`` (the user's primary key as a string) in the
 session; the engine indexes that field, so both questions are one index read.
@@ -8,14 +9,18 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.backends.base import SessionBase
 from django.core.exceptions import ValidationError
+from django.http import HttpRequest
 
 from .._engine.codec import text
-from .._engine.protocol import Command, Operation
+from .._engine.protocol import Command, Operation, done
 from .._engine.types import SessionInfo
+from .._web.cookies import cookie_value
 from .._web.dict_session import keep_ids
+from .._web.tokens import is_token, session_id_for
 from ._config import USER_FIELD, stores
 
 
@@ -60,18 +65,44 @@ def _keep(keep: Any) -> list[str]:
     raise TypeError(f"keep must be a request, a session or a session key, not {keep!r}")
 
 
-def _sign_out_op(user: Any, keep: Any) -> Operation[int]:
-    return stores().core.delete_all(USER_FIELD, user_index_value(user), keep=_keep(keep))
+def _sign_out_op(user: Any, keep: Any, reason: str | None) -> Operation[int]:
+    return stores().core.delete_all(
+        USER_FIELD, user_index_value(user), keep=_keep(keep), reason=reason
+    )
 
 
-def sign_out_everywhere(user: Any, keep: Any = None) -> int:
+def sign_out_everywhere(user: Any, keep: Any = None, reason: str | None = None) -> int:
     """Deletes every session of ``user`` except ``keep`` (a request, a session key or a
-    session id, whose session survives); returns how many were deleted."""
-    return stores().run(_sign_out_op(user, keep))
+    session id, whose session survives); returns how many were deleted. With a ``reason``
+    (1-64 characters, e.g. ``"password reset"``), each ended device's ``end_reason()``
+    tells it for a week (the store's ``end_reason_ttl``)."""
+    return stores().run(_sign_out_op(user, keep, reason))
 
 
-async def asign_out_everywhere(user: Any, keep: Any = None) -> int:
-    return await stores().arun(_sign_out_op(user, keep))
+async def asign_out_everywhere(user: Any, keep: Any = None, reason: str | None = None) -> int:
+    return await stores().arun(_sign_out_op(user, keep, reason))
+
+
+def _end_reason_op(request: HttpRequest) -> Operation[str | None]:
+    # The cookie as the library's SessionMiddleware reads it (a duplicate is no session).
+    token = cookie_value(request.META.get("HTTP_COOKIE"), settings.SESSION_COOKIE_NAME)
+    if not is_token(token):
+        return done(None)  # no cookie, or junk: nothing was ended, no Redis call
+    assert token is not None
+    return stores().core.end_reason(session_id_for(token))
+
+
+def end_reason(request: HttpRequest) -> str | None:
+    """Why the session the request's cookie names was ended, when it was ended with a
+    reason (``sign_out_everywhere(..., reason=)``, a limit: ``"limit"``, the command
+    line's revoke: ``"revoked"``); else None. One GET, none without a session cookie:
+    call it where a signed-out device lands (the login page), before the session is
+    written again."""
+    return stores().run(_end_reason_op(request))
+
+
+async def aend_reason(request: HttpRequest) -> str | None:
+    return await stores().arun(_end_reason_op(request))
 
 
 def _prune_op() -> Operation[int]:

@@ -17,6 +17,8 @@ urlpatterns = [
     path("bad/", views.bad_value_view),
     path("sessions/", views.sessions_view),
     path("signout-others/", views.signout_others_view),
+    path("end-reason/", views.end_reason_view),
+    path("aend-reason/", views.aend_reason_view),
     path("together/<str:key>/<str:value>/", views.together_view),
     path("deleted-then-saved/<str:change>/", views.deleted_then_saved_view),
 ]

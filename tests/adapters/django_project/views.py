@@ -8,7 +8,7 @@ import threading
 from django.contrib.auth import alogin, alogout, authenticate, login, logout
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
-from redis_session_sets.django import sign_out_everywhere, user_sessions
+from redis_session_sets.django import aend_reason, end_reason, sign_out_everywhere, user_sessions
 
 # Set by the concurrency test: both requests read the session before either writes.
 BARRIER: threading.Barrier | None = None
@@ -92,6 +92,15 @@ def sessions_view(request: HttpRequest) -> HttpResponse:
 
 def signout_others_view(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"deleted": sign_out_everywhere(request.user, keep=request)})
+
+
+def end_reason_view(request: HttpRequest) -> HttpResponse:
+    """Where a signed-out device lands: why its session ended, if it was told."""
+    return JsonResponse({"reason": end_reason(request)})
+
+
+async def aend_reason_view(request: HttpRequest) -> HttpResponse:
+    return JsonResponse({"reason": await aend_reason(request)})
 
 
 def together_view(request: HttpRequest, key: str, value: str) -> HttpResponse:

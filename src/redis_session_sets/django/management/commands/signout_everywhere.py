@@ -1,4 +1,5 @@
-"""``manage.py signout_everywhere <user_pk> [--keep SESSION]``: end a user's sessions."""
+"""``manage.py signout_everywhere <user_pk> [--keep SESSION] [--reason TEXT]``: end a
+user's sessions, leaving a reason each ended device's ``end_reason()`` tells."""
 
 from __future__ import annotations
 
@@ -7,6 +8,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from ..._users import sign_out_everywhere, user_index_value
+
+# As the command line's revoke: a device signed out from here can tell why.
+DEFAULT_REASON = "revoked"
+MAX_REASON = 64
 
 
 class Command(BaseCommand):  # type: ignore[misc]
@@ -17,12 +22,28 @@ class Command(BaseCommand):  # type: ignore[misc]
         parser.add_argument(
             "--keep", metavar="SESSION", help="a session key or session id to spare"
         )
+        parser.add_argument(
+            "--reason",
+            default=DEFAULT_REASON,
+            metavar="TEXT",
+            help=f"why, as the ended devices will tell it (1-{MAX_REASON} characters; "
+            f"default: {DEFAULT_REASON})",
+        )
 
-    def handle(self, *args: Any, user_pk: str, keep: str | None = None, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        user_pk: str,
+        keep: str | None = None,
+        reason: str = DEFAULT_REASON,
+        **options: Any,
+    ) -> None:
+        if not 1 <= len(reason) <= MAX_REASON:
+            raise CommandError(f"--reason must be 1-{MAX_REASON} characters, not {len(reason)}")
         # The user need not exist any more: the sessions of a deleted user can be revoked.
         try:
             value = user_index_value(user_pk)
         except ValueError as error:
             raise CommandError(str(error)) from error
-        deleted = sign_out_everywhere(value, keep=keep)
-        self.stdout.write(f"Deleted {deleted} session(s) of user {value}.")
+        deleted = sign_out_everywhere(value, keep=keep, reason=reason)
+        self.stdout.write(f"Deleted {deleted} session(s) of user {value} (reason: {reason}).")

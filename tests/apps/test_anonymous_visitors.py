@@ -13,8 +13,8 @@ import redis
 import redis.asyncio
 
 from examples import fastapi_app, flask_app, starlette_app
-from redis_session_sets import AsyncStore
 from redis_session_sets.demo import create_app as create_demo
+from redis_session_sets.demo import demo_store
 from tests.support.web import CommandCounter, set_cookies
 
 KEYS = ["flood-key"]
@@ -25,7 +25,7 @@ READS = {"HGETALL", "HMGET", "EXISTS"}
 
 
 def asgi_apps(async_client: redis.asyncio.Redis) -> dict[str, tuple[Any, str]]:
-    demo = create_demo(AsyncStore(async_client, references=["user_id"]), secret_keys=KEYS)
+    demo = create_demo(demo_store(async_client), secret_keys=KEYS)
     return {
         "fastapi": (fastapi_app.create_app(async_client, KEYS), "/"),
         "starlette": (starlette_app.create_app(async_client, KEYS), "/"),
@@ -86,7 +86,7 @@ def test_cookieless_views_of_the_flask_example_leave_redis_untouched(
 async def test_the_demo_sign_in_form_works_without_any_stored_state(
     async_client: redis.asyncio.Redis, raw: redis.Redis
 ) -> None:
-    app = create_demo(AsyncStore(async_client, references=["user_id"]), secret_keys=KEYS)
+    app = create_demo(demo_store(async_client), secret_keys=KEYS)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         page = await client.get("/signin")

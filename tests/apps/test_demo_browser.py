@@ -107,6 +107,17 @@ def session_rows(page: Any) -> Any:
     return page.locator("#sessions tbody tr")
 
 
+# How long a page may take to show what its WebSocket was told (a bound, never a measure).
+LIVE_WAIT_MS = 15_000
+
+
+def badge_is(page: Any, state: str) -> str:
+    """Waits until the live badge (a WebSocket) is in ``state``; returns its text."""
+    badge = page.locator(f"#live-badge[data-state='{state}']")
+    badge.wait_for(timeout=LIVE_WAIT_MS)
+    return str(badge.inner_text())
+
+
 def test_two_devices_sign_each_other_out(browser: Any, demo_url: str) -> None:
     laptop = browser.new_context(user_agent=LAPTOP, viewport={"width": 1000, "height": 760})
     phone = browser.new_context(user_agent=PHONE, viewport={"width": 420, "height": 860})
@@ -122,6 +133,10 @@ def test_two_devices_sign_each_other_out(browser: Any, demo_url: str) -> None:
             assert "This device" in page.locator("#sessions tr.current").inner_text()
             assert mine in page.locator("#sessions tr.current").inner_text()
             assert other in page.locator("#sessions tr.other").inner_text()
+        assert "Up to 3 devices" in one.inner_text("#device-limit")
+        # The phone's live badge is connected: who, and when the session ends.
+        assert "Signed in as Ada Lovelace" in badge_is(two, "live")
+        assert "session ends in 27 d" in badge_is(two, "live")
         shot(one, "1-laptop-two-sessions")
         shot(two, "1-phone-two-sessions")
 
@@ -131,24 +146,52 @@ def test_two_devices_sign_each_other_out(browser: Any, demo_url: str) -> None:
         assert session_rows(one).count() == 1
         shot(one, "2-laptop-signed-phone-out")
 
-        # The phone is signed out on its next page.
+        # The phone's badge flips at once, without a reload: its socket was closed (4001).
+        assert badge_is(two, "ended") == "Signed out"
+        shot(two, "2-phone-badge-signed-out")
+        # Its next page tells why.
         two.reload()
         two.wait_for_url(f"{demo_url}/signin?m=ended")
-        assert "This device is signed out" in two.inner_text("main")
+        assert "This device was signed out from another device." in two.inner_text("main")
         shot(two, "2-phone-signed-out")
 
         # Signed in again on the phone; a password reset there ends both.
         sign_in(two, demo_url)
         one.reload()
         assert session_rows(one).count() == 2
+        badge_is(one, "live")
         two.click("#reset-password")
         two.wait_for_url(f"{demo_url}/signin?m=reset")
+        assert badge_is(one, "ended") == "Signed out"
         one.reload()
         one.wait_for_url(f"{demo_url}/signin?m=ended")
+        assert "the account's password was reset" in one.inner_text("main")
         shot(two, "3-phone-after-reset")
     finally:
         laptop.close()
         phone.close()
+
+
+def test_a_fourth_device_signs_out_the_least_recently_used(browser: Any, demo_url: str) -> None:
+    contexts = [browser.new_context(user_agent=agent) for agent in (LAPTOP, PHONE, PHONE, LAPTOP)]
+    pages = [context.new_page() for context in contexts]
+    try:
+        for page in pages[:3]:
+            sign_in(page, demo_url, user_id=3)
+        pages[1].reload()
+        pages[2].reload()  # the first device is now the least recently active
+        badge_is(pages[0], "live")
+        assert session_rows(pages[2]).count() == 3
+        sign_in(pages[3], demo_url, user_id=3)
+        assert session_rows(pages[3]).count() == 3
+        assert badge_is(pages[0], "ended") == "Signed out"
+        pages[0].reload()
+        pages[0].wait_for_url(f"{demo_url}/signin?m=ended")
+        assert "up to 3 devices may be signed in at once" in pages[0].inner_text("main")
+        shot(pages[0], "5-signed-out-by-the-limit")
+    finally:
+        for context in contexts:
+            context.close()
 
 
 def test_a_form_without_its_csrf_token_is_refused(browser: Any, demo_url: str) -> None:

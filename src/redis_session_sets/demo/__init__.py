@@ -1,7 +1,7 @@
 """The demo web app (``redis-session-sets demo``); needs the ``demo`` extra."""
 
-from ._app import USERS, create_app
+from ._app import DEVICE_LIMIT, USERS, create_app, demo_store
 from ._browsers import describe_user_agent
 from ._serve import serve
 
-__all__ = ["USERS", "create_app", "describe_user_agent", "serve"]
+__all__ = ["DEVICE_LIMIT", "USERS", "create_app", "demo_store", "describe_user_agent", "serve"]

@@ -25,9 +25,8 @@ import uvicorn
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 
-from .. import AsyncStore
 from .._drivers.connect import redact
-from ._app import REFERENCE, create_app
+from ._app import create_app, demo_store
 from ._redis import LocalRedis, RedisNotFound
 
 
@@ -110,7 +109,7 @@ def serve(
                 url = local.url
                 _say(f"Started a private redis-server on port {local.port} (stopped on exit).")
             client = client_for(url)
-            store = AsyncStore(client, references=[REFERENCE], prefix=prefix)
+            store = demo_store(client, prefix=prefix)
             app = create_app(store, on_shutdown=client.aclose, redis_url=redact(url))
             _say(f"redis-session-sets demo: http://{host}:{port}/  (Ctrl+C to stop)")
             stop.server = uvicorn.Server(

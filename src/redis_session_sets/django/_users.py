@@ -102,6 +102,7 @@ def end_reason(request: HttpRequest) -> str | None:
 
 
 async def aend_reason(request: HttpRequest) -> str | None:
+    """The async twin of ``end_reason``."""
     return await stores().arun(_end_reason_op(request))
 
 

@@ -30,6 +30,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from .. import AsyncSession, AsyncStore, SessionMiddleware, SessionStoreError, get_session
 from .._engine.keys import SESSION_ID
+from .._web.revocation import CLOSE_CODE
 from ._browsers import describe_user_agent
 
 COOKIE_NAME = "session-id"
@@ -45,7 +46,7 @@ REFERENCE = "user_id"
 DEVICE_LIMIT = 3
 # The WebSocket close code of the middleware for a session that ended (and the badge's,
 # for a socket whose session is gone when it opens).
-SESSION_ENDED = 4001
+SESSION_ENDED = CLOSE_CODE
 # Why a session was ended (end_reason); "limit" is the store's own for its limit.
 SIGNED_OUT_ELSEWHERE = "signed out from another device"
 PASSWORD_RESET = "password reset"
@@ -135,7 +136,7 @@ def redirect(url: str) -> RedirectResponse:
 
 @dataclass(frozen=True, slots=True)
 class Device:
-    """One row of "your active sessions"."""
+    """One row of "your devices"."""
 
     id: str
     browser: str

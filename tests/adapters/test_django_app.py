@@ -167,7 +167,12 @@ def test_sign_out_everywhere_refuses_a_bad_reason_before_ending_anything(
     django_redis: redis.Redis, user: Any
 ) -> None:
     login(Client())
-    for reason, error in (("", ValueError), ("x" * 65, ValueError), (42, TypeError)):
+    cases: list[tuple[Any, type[Exception]]] = [
+        ("", ValueError),
+        ("x" * 65, ValueError),
+        (42, TypeError),
+    ]
+    for reason, error in cases:
         with pytest.raises(error):
             sign_out_everywhere(user, reason=reason)
     assert len(user_sessions(user)) == 1

@@ -423,7 +423,7 @@ async def badge(websocket: WebSocket) -> None:
 
 async def about(request: Request) -> Response:
     """A page that never touches the session: it works even while Redis is down."""
-    return render("about.html")
+    return render("about.html", limit=device_limit(store_of(request)))
 
 
 async def store_unavailable(request: Request, error: Exception) -> Response:

@@ -10,7 +10,8 @@ rounds; ratios are taken within a round.
 from __future__ import annotations
 
 import statistics
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import redis
@@ -27,9 +28,57 @@ def _usec_per_call(client: redis.Redis, command: str) -> float:
     return float(stats.get(f"cmdstat_{command}", {}).get("usec_per_call", 0.0))
 
 
+def _batched(items: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
+    batch: list[bytes] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def run_session_infos_cost(url: str, sessions: int = 1000, calls: int = 50) -> dict[str, Any]:
+    """``session_infos`` of a user with ``sessions`` sessions: script calls (round trips)
+    per read, Redis µs per read (commandstats), and the client's wall time per read."""
+    client = redis.Redis.from_url(url)
+    store = Store(client, references=["user_id"], prefix="bench-infos")
+    pipe = client.pipeline(transaction=False)
+    for _ in range(sessions):
+        pipe.hset(store.get_session_key(store.create_session_id()), "user_id", "1")
+    pipe.execute()
+    for key in list(client.scan_iter("bench-infos:s:*", count=1000)):
+        store.set(key.decode()[len("bench-infos:s:{") : -1], {"user_id": 1})
+    try:
+        assert len(store.session_infos("user_id", 1)) == sessions
+        client.config_resetstat()
+        started = time.perf_counter()
+        for _ in range(calls):
+            store.session_infos("user_id", 1)
+        elapsed = time.perf_counter() - started
+        stats: dict[str, Any] = client.info("commandstats").get("cmdstat_evalsha", {})
+        script_calls = int(stats.get("calls", 0)) / calls
+        usec = float(stats.get("usec", 0)) / calls
+    finally:
+        for batch in _batched(client.scan_iter("bench-infos:*", count=1000), 1000):
+            client.delete(*batch)
+        client.close()
+    return {
+        "sessions": sessions,
+        "round_trips": script_calls,
+        "redis_usec_per_read": usec,
+        "ms_per_read": elapsed / calls * 1000,
+    }
+
+
 def run_redis_cpu(url: str, calls: int = 2000, rounds: int = 5) -> dict[str, Any]:
     client = redis.Redis.from_url(url)
     store = Store(client, references=["user_id"])
+    # Sign-ins (a new session of user 7): into an index that grows, and under a limit of 3
+    # (each sign-in ends the least recently active of the user's sessions, with its reason).
+    growing = Store(client, references=["user_id"], prefix="bench-grow")
+    limited = Store(client, references=["user_id"], prefix="bench-limit", limits={"user_id": 3})
     session_id = store.create_session_id()
     store.set(session_id, seed_values("42"))
     key = store.get_session_key(session_id)
@@ -57,6 +106,14 @@ def run_redis_cpu(url: str, calls: int = 2000, rounds: int = 5) -> dict[str, Any
             "evalsha",
             lambda i: store.update(session_id, {"user_id": "42"}, incr={"counter": 1}),
         ),
+        "sign_in": (
+            "evalsha",
+            lambda i: growing.set(growing.create_session_id(), seed_values("7")),
+        ),
+        "sign_in_limited": (
+            "evalsha",
+            lambda i: limited.set(limited.create_session_id(), seed_values("7")),
+        ),
     }
     for _, call in kinds.values():
         call(0)  # every script loaded (EVAL) before the counting starts
@@ -72,6 +129,9 @@ def run_redis_cpu(url: str, calls: int = 2000, rounds: int = 5) -> dict[str, Any
         client.delete(
             key, store.get_reference_key("user_id", 42), store.get_reference_key("user_id", 43)
         )
+        for prefix in ("bench-grow", "bench-limit"):
+            for batch in _batched(client.scan_iter(f"{prefix}:*", count=1000), 1000):
+                client.delete(*batch)
         client.close()
     usec = {name: statistics.median(values) for name, values in per_round.items()}
     base = per_round["minimal_script"]
@@ -79,4 +139,11 @@ def run_redis_cpu(url: str, calls: int = 2000, rounds: int = 5) -> dict[str, Any
         name: statistics.median(v / b for v, b in zip(per_round[name], base, strict=True) if b)
         for name in kinds
     }
-    return {"calls": calls, "rounds": rounds, "usec_per_call": usec, "ratio_to_minimal": ratios}
+    infos = run_session_infos_cost(url)
+    return {
+        "calls": calls,
+        "rounds": rounds,
+        "usec_per_call": usec,
+        "ratio_to_minimal": ratios,
+        "session_infos": infos,
+    }

@@ -155,6 +155,8 @@ REDIS_CPU_LABELS = {
     "set_reference_again": "`set` of a reference to the value it holds (and a field)",
     "set_moving_reference": "`set` that moves the session to another index",
     "update_write_route": "`update` of the /write route (user_id kept, counter + 1)",
+    "sign_in": "sign-in: `set` of a new session into a user's growing index",
+    "sign_in_limited": "sign-in under `limits={'user_id': 3}` (ends the oldest of 3, reason kept)",
 }
 
 
@@ -175,6 +177,15 @@ def _redis_cpu(cpu: dict[str, Any]) -> list[str]:
         ratio = cpu["ratio_to_minimal"][key]
         bar = f"≤ {BARS[key]:.0f}{X}: {_bar(ratio, BARS[key], False)}" if key in BARS else ""
         out.append(f"| {REDIS_CPU_LABELS.get(key, key)} | {usec:.1f} | {ratio:.2f}{X} | {bar} |")
+    infos = cpu.get("session_infos")
+    if infos:
+        out += [
+            "",
+            f"`session_infos` of one user with {infos['sessions']:,} sessions:"
+            f" {infos['round_trips']:.0f} script calls (round trips) per read,"
+            f" {infos['redis_usec_per_read']:.0f} µs of Redis CPU per read,"
+            f" {infos['ms_per_read']:.1f} ms per read for the sync client.",
+        ]
     return [*out, ""]
 
 

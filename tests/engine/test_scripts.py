@@ -12,7 +12,7 @@ import redis
 
 from redis_session_sets import Store
 from redis_session_sets._engine.core import StoreCore
-from redis_session_sets._engine.scripts import library, lua_literal
+from redis_session_sets._engine.scripts import bake, library, lua_literal
 from tests.support.monitor import CommandLog
 
 LUA = resources.files("redis_session_sets._engine") / "lua"
@@ -26,10 +26,12 @@ def defined(source: str) -> list[str]:
     return DEFINED.findall(source)
 
 
+@pytest.mark.parametrize("limits", [None, {"user_id": 3}])
 @pytest.mark.parametrize("name", NAMES)
-def test_a_script_holds_only_what_it_uses(name: str) -> None:
-    source = StoreCore(references=["user_id", "team"]).script(name).source
-    body = (LUA / f"{name}.lua").read_text(encoding="utf-8")
+def test_a_script_holds_only_what_it_uses(name: str, limits: dict[str, int] | None) -> None:
+    core = StoreCore(references=["user_id", "team"], limits=limits)
+    source = core.script(name).source
+    body = bake((LUA / f"{name}.lua").read_text(encoding="utf-8"), core.scripts.constants)
     head = source[: len(source) - len(body)]
     words = set(re.findall(r"[A-Za-z_]\w*", re.sub(r"--.*", "", source)))
     for definition in defined(head):
@@ -45,6 +47,12 @@ def test_lean_scripts_leave_out_the_index_walk() -> None:
     set_script = core.script("set").source
     for unused in ("member_state", "destroy_by_id", "read_fields", "member_values"):
         assert unused not in set_script
+    # A store without limits pays nothing for them.
+    code = re.sub(r"--.*", "", set_script)
+    for unused in ("enforce_limits", "enforce_limit", "end_session", "LIMITS", "ZCARD"):
+        assert unused not in code, unused
+    limited = StoreCore(references=["user_id"], limits={"user_id": 3}).script("set").source
+    assert "enforce_limits" in limited and "LIMITS = { 3 }" in limited
     body = (LUA / "keyspace_stats.lua").read_text(encoding="utf-8")
     assert core.script("keyspace_stats").source == body  # needs nothing of the library
 

@@ -177,7 +177,16 @@ ENDINGS: dict[str, Callable[[Store, str], Any]] = {
     "delete": lambda store, session_id: store.delete(session_id),
     "delete_all": lambda store, session_id: store.delete_all("user_id", 1),
     "regenerate": lambda store, session_id: store.regenerate(session_id),
+    "delete with a reason": lambda store, session_id: store.delete(session_id, reason="revoked"),
+    "limit": lambda store, session_id: sign_in_under_a_limit(store),
 }
+
+
+def sign_in_under_a_limit(store: Store) -> None:
+    """Another process, whose store has a limit of one session per user, signs user 1 in:
+    the limit ends the user's other session."""
+    limited = Store(store.client, references=["user_id"], limits={"user_id": 1})
+    limited.set(limited.create_session_id(), {"user_id": 1})
 
 
 @pytest.mark.parametrize("ending", list(ENDINGS))

@@ -52,6 +52,8 @@ class AsyncStore(StoreBase):
         prefix: str = "rss",
         id_bytes: int = 32,
         index_slack: MaxAge = timedelta(minutes=10),
+        limits: Mapping[str, int] | None = None,
+        end_reason_ttl: MaxAge = timedelta(days=7),
         pipelining: bool = True,
     ) -> None:
         super().__init__(
@@ -62,6 +64,8 @@ class AsyncStore(StoreBase):
             prefix=prefix,
             id_bytes=id_bytes,
             index_slack=index_slack,
+            limits=limits,
+            end_reason_ttl=end_reason_ttl,
         )
         # A valkey-py client has redis-py's API: held under redis-py's types.
         self.client = cast("RedisPyAsync", client)
@@ -178,8 +182,10 @@ class AsyncStore(StoreBase):
     async def touch(self, session_id: str, max_age: MaxAge | None = None) -> bool:
         return await self.run(self.core.touch(session_id, max_age))
 
-    async def delete(self, session_id: str) -> bool:
-        return await self.run(self.core.delete(session_id))
+    async def delete(self, session_id: str, *, reason: str | None = None) -> bool:
+        """Deletes the session; with a ``reason`` (1-64 characters), ``end_reason`` tells
+        it for ``end_reason_ttl``."""
+        return await self.run(self.core.delete(session_id, reason=reason))
 
     async def regenerate(self, session_id: str) -> str:
         return await self.run(self.core.regenerate(session_id))
@@ -211,8 +217,15 @@ class AsyncStore(StoreBase):
     ) -> list[SessionInfo]:
         return await self.run(self.core.session_infos(field, value, batch_size))
 
-    async def delete_all(self, field: str, value: str | int, *, keep: Iterable[str] = ()) -> int:
-        return await self.run(self.core.delete_all(field, value, keep=keep))
+    async def delete_all(
+        self,
+        field: str,
+        value: str | int,
+        *,
+        keep: Iterable[str] = (),
+        reason: str | None = None,
+    ) -> int:
+        return await self.run(self.core.delete_all(field, value, keep=keep, reason=reason))
 
 
 async def _flatten(batches: AsyncIterator[list[str]]) -> AsyncIterator[str]:

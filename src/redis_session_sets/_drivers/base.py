@@ -83,6 +83,8 @@ class StoreBase:
         prefix: str = "rss",
         id_bytes: int = 32,
         index_slack: MaxAge = timedelta(minutes=10),
+        limits: Mapping[str, int] | None = None,
+        end_reason_ttl: MaxAge = timedelta(days=7),
     ) -> None:
         self._family = family_of(client)
         self._cluster = self._family.is_cluster(client)
@@ -93,6 +95,8 @@ class StoreBase:
             prefix=prefix,
             id_bytes=id_bytes,
             index_slack=index_slack,
+            limits=limits,
+            end_reason_ttl=end_reason_ttl,
             topology=topology_for(self._cluster),
         )
         # Scripts this store has sent with EVAL, which runs a script and caches it in one

@@ -35,6 +35,8 @@ class Store(StoreBase):
         prefix: str = "rss",
         id_bytes: int = 32,
         index_slack: MaxAge = timedelta(minutes=10),
+        limits: Mapping[str, int] | None = None,
+        end_reason_ttl: MaxAge = timedelta(days=7),
     ) -> None:
         super().__init__(
             client,
@@ -44,6 +46,8 @@ class Store(StoreBase):
             prefix=prefix,
             id_bytes=id_bytes,
             index_slack=index_slack,
+            limits=limits,
+            end_reason_ttl=end_reason_ttl,
         )
         # A valkey-py client has redis-py's API: held under redis-py's types.
         self.client = cast("RedisPySync", client)
@@ -141,8 +145,10 @@ class Store(StoreBase):
     def touch(self, session_id: str, max_age: MaxAge | None = None) -> bool:
         return self.run(self.core.touch(session_id, max_age))
 
-    def delete(self, session_id: str) -> bool:
-        return self.run(self.core.delete(session_id))
+    def delete(self, session_id: str, *, reason: str | None = None) -> bool:
+        """Deletes the session; with a ``reason`` (1-64 characters), ``end_reason`` tells
+        it for ``end_reason_ttl``."""
+        return self.run(self.core.delete(session_id, reason=reason))
 
     def regenerate(self, session_id: str) -> str:
         return self.run(self.core.regenerate(session_id))
@@ -172,5 +178,12 @@ class Store(StoreBase):
     ) -> list[SessionInfo]:
         return self.run(self.core.session_infos(field, value, batch_size))
 
-    def delete_all(self, field: str, value: str | int, *, keep: Iterable[str] = ()) -> int:
-        return self.run(self.core.delete_all(field, value, keep=keep))
+    def delete_all(
+        self,
+        field: str,
+        value: str | int,
+        *,
+        keep: Iterable[str] = (),
+        reason: str | None = None,
+    ) -> int:
+        return self.run(self.core.delete_all(field, value, keep=keep, reason=reason))

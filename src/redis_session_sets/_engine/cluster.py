@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .codec import session_info, text
 from .protocol import Arg, Batch, Command, Emit, Iteration, Operation, ScriptCall
-from .topology import Topology
+from .topology import LIMIT_SCAN, Topology
 from .types import SessionInfo
 
 if TYPE_CHECKING:
@@ -106,9 +106,23 @@ class IndexChanges:
         calls = self.requests()
         return Batch(calls) if calls else None
 
+    def indexes(self) -> list[tuple[str, str]]:
+        """The (field, value) of each request of ``requests``, in the same order."""
+        return list(dict.fromkeys([*self.removals, *self.adds]))
+
+    def over_limit(self, replies: Sequence[Any]) -> list[tuple[str, str]]:
+        """The indexes a session was added to whose size (index_update's reply) is over
+        the field's limit: ``enforce_limit`` checks them."""
+        over = []
+        for (name, value), size in zip(self.indexes(), replies, strict=True):
+            limit = self.core.limits.get(name)
+            if limit and (name, value) in self.adds and int(size) > limit:
+                over.append((name, value))
+        return over
+
     def requests(self) -> tuple[ScriptCall, ...]:
         calls = []
-        for name, value in dict.fromkeys([*self.removals, *self.adds]):
+        for name, value in self.indexes():
             removals = self.removals.get((name, value), [])
             args: list[Arg] = [len(removals)]
             for session_id, guard in removals:
@@ -132,7 +146,48 @@ def follow_up(
     changes.reindex(session_id, session_id, reply, int(reply[4]) if deleted else None)
     batch = changes.batch()
     if batch is not None:
-        yield batch
+        sizes = yield batch
+        for name, value in changes.over_limit(sizes):
+            yield from enforce_limit(core, name, value, session_id)
+
+
+def enforce_limit(core: StoreCore, field_name: str, value: str, writer: str) -> Operation[None]:
+    """A limit on a cluster (docs/design.md, "Limits"), after the index half of a write
+    that added ``writer`` to the index of ``(field_name, value)``: the least recently
+    active live sessions beyond the limit (lowest scores), never the writer, are ended
+    with the reason 'limit', each checked and deleted atomically in its slot (as
+    delete_all does). Members not live are removed and never count. At most LIMIT_SCAN
+    members are examined per round; those beyond count as live, and another round
+    follows while the set may still be over."""
+    limit = core.limits[field_name]
+    while True:
+        now, size, flat = yield core.index_script(
+            "index_members", field_name, value, "range", 0, LIMIT_SCAN - 1
+        )
+        members = _members(flat)
+        live = yield from check(core, field_name, value, int(now), members)
+        others = [session_id for session_id in live if session_id != writer]
+        # The members beyond the examined ones (the writer among them, maybe) count as live.
+        excess = len(live) + int(size) - len(members) - limit
+        victims = others[: max(excess, 0)]
+        if victims:
+            replies = yield Batch(
+                tuple(
+                    core.script_call(
+                        "delete_member", (core.session_key(session_id),), field_name, value, "limit"
+                    )
+                    for session_id in victims
+                )
+            )
+            changes = IndexChanges(core)
+            for session_id, reply in zip(victims, replies, strict=True):
+                if int(reply[0]) != 0:
+                    changes.reindex(session_id, session_id, reply, int(reply[4]))
+            batch = changes.batch()
+            if batch is not None:
+                yield batch
+        if excess <= len(victims) or int(size) <= len(members):
+            return
 
 
 def regenerate(
@@ -153,10 +208,13 @@ def regenerate(
     removals.reindex(session_id, new_id, (status, 0, old, new))
     # The device pairs after the old fields: HSET keeps the later of a field's values.
     write = core.script_call("regenerate_write", (new_key,), expire_at, *fields, *device)
-    yield Batch((write, *adds.requests()))
+    sizes = yield Batch((write, *adds.requests()))
     deletion = (core.script_call("delete", (old_key,)),) if status == 1 else ()
     if deletion or removals.requests():
         yield Batch((*deletion, *removals.requests()))
+    # Limits last, once the old id has left the indexes (it must not count).
+    for name, value in adds.over_limit(sizes[1:]):
+        yield from enforce_limit(core, name, value, new_id)
 
 
 def _members(flat: Sequence[Any]) -> list[Member]:
@@ -282,7 +340,12 @@ def pages(core: StoreCore, field_name: str, value: str, batch_size: int) -> Iter
 
 
 def delete_all(
-    core: StoreCore, field_name: str, value: str, kept: Iterable[str], batch_size: int
+    core: StoreCore,
+    field_name: str,
+    value: str,
+    kept: Iterable[str],
+    batch_size: int,
+    reason: str = "",
 ) -> Operation[int]:
     """Per batch: read the first members, delete those that still hold the value (each
     checked and deleted atomically in its slot), then update the indexes they were in."""
@@ -301,7 +364,11 @@ def delete_all(
                 yield Batch(
                     tuple(
                         core.script_call(
-                            "delete_member", (core.session_key(session_id),), field_name, value
+                            "delete_member",
+                            (core.session_key(session_id),),
+                            field_name,
+                            value,
+                            reason,
                         )
                         for session_id, _ in valid
                     )
@@ -354,6 +421,12 @@ class Cluster(Topology):
         return session_infos(core, field, value, batch_size)
 
     def delete_all(
-        self, core: StoreCore, field: str, value: str, kept: tuple[str, ...], batch_size: int
+        self,
+        core: StoreCore,
+        field: str,
+        value: str,
+        kept: tuple[str, ...],
+        batch_size: int,
+        reason: str = "",
     ) -> Operation[int]:
-        return delete_all(core, field, value, kept, batch_size)
+        return delete_all(core, field, value, kept, batch_size, reason)

@@ -27,7 +27,7 @@ from .keys import (
 )
 from .protocol import Arg, Command, Emit, Iteration, Operation, ScriptCall
 from .scripts import Script, Scripts
-from .topology import SingleServer, Topology
+from .topology import LIMIT_SCAN, OVER_LIMIT, SingleServer, Topology
 from .types import SessionInfo
 
 # At most this many expired members are pruned from an index by one script call.
@@ -44,6 +44,7 @@ INFO_PAGE = 500
 # Within one call, TIME and the clock PTTL counts from may differ by a little: an expiry
 # read back from a TTL is trusted to this many ms (lib.lua, covered).
 JITTER_MS = 1000
+
 INT64 = 2**63
 
 
@@ -68,6 +69,8 @@ class StoreCore:
         prefix: str = "rss",
         id_bytes: int = 32,
         index_slack: MaxAge = timedelta(minutes=10),
+        limits: Mapping[str, int] | None = None,
+        end_reason_ttl: MaxAge = timedelta(days=7),
         topology: Topology | None = None,
     ) -> None:
         names = keys.check_reference_names(references)
@@ -87,6 +90,8 @@ class StoreCore:
             else duration_ms(absolute_max_age, "absolute_max_age", limit=True)
         )
         self.index_slack_ms = duration_ms(index_slack, "index_slack", zero=True, limit=True)
+        self.limits = keys.check_limits(limits, names)
+        self.end_reason_ttl_ms = duration_ms(end_reason_ttl, "end_reason_ttl", limit=True)
         self.topology = SingleServer() if topology is None else topology
         # On a cluster the index updates follow the session script, in an order nobody
         # guarantees: exact scores keep their guards exact (docs/design.md, "Index slack").
@@ -104,6 +109,11 @@ class StoreCore:
                 "JITTER": min(JITTER_MS, slack // 8),
                 "PRUNE": PRUNE,
                 "SLICE": 1000,
+                "ENDTTL": self.end_reason_ttl_ms,
+                # On a cluster the limits are enforced by the index half (cluster.py).
+                "LIMITED": bool(self.limits) and self.topology.indexes_inline,
+                "LIMITS": tuple(self.limits.get(name, 0) for name in names),
+                "LIMIT_SCAN": LIMIT_SCAN,
             }
         )
 
@@ -199,8 +209,19 @@ class StoreCore:
         reply = yield self.script_call(name, script_keys, *extra)
         yield from self.topology.after_session_script(self, name, session_id, reply)
         if isinstance(reply, int):
-            return reply, None  # the status alone (lib.lua, session_reply)
-        return int(reply[0]), reply[-1]  # {status, result}, or the cluster's longer reply
+            status, result = reply, None  # the status alone (lib.lua, session_reply)
+        else:
+            status, result = int(reply[0]), reply[-1]  # or the cluster's longer reply
+        if status == OVER_LIMIT:
+            yield from self.finish_limits(script_keys[0])
+            status = 1
+        return status, result
+
+    def finish_limits(self, session_key: str) -> Operation[None]:
+        """Runs limit.lua until the indexes of the session in ``session_key`` are within
+        their limits (each call examines at most LIMIT_SCAN members)."""
+        while (yield self.script_call("limit", (session_key,))) == OVER_LIMIT:
+            pass
 
     # -- operations: each validates eagerly, then returns its generator -----------
 
@@ -393,11 +414,15 @@ class StoreCore:
 
         return run()
 
-    def delete(self, session_id: str) -> Operation[bool]:
+    def delete(self, session_id: str, *, reason: str | None = None) -> Operation[bool]:
+        """Deletes the session; with a ``reason``, keeps it at ``P:e:{id}`` for
+        ``end_reason_ttl`` (only when there was a session to end)."""
         key = self.session_key(session_id)
+        checked = keys.check_reason(reason)
+        extra: tuple[Arg, ...] = () if checked is None else (checked,)
 
         def run() -> Operation[bool]:
-            status, _ = yield from self._session_script("delete", (key,), session_id, ())
+            status, _ = yield from self._session_script("delete", (key,), session_id, extra)
             return status == 1
 
         return run()
@@ -534,15 +559,22 @@ class StoreCore:
         return self.topology.pages(self, field, indexed, min(batch_size, READ_PAGE))
 
     def delete_all(
-        self, field: str, value: str | int, *, keep: Iterable[str] = (), batch_size: int = 500
+        self,
+        field: str,
+        value: str | int,
+        *,
+        keep: Iterable[str] = (),
+        reason: str | None = None,
+        batch_size: int = 500,
     ) -> Operation[int]:
         check_batch_size(batch_size)
+        reason = keys.check_reason(reason)
         if isinstance(keep, str):
             keep = (keep,)  # a single id is what the caller meant
         kept = tuple(self.check_session_id(session_id) for session_id in keep)
         indexed = self.indexed(field, value)
         page = min(batch_size, DELETE_PAGE)
-        return self.topology.delete_all(self, field, indexed, kept, page)
+        return self.topology.delete_all(self, field, indexed, kept, page, reason or "")
 
 
 def collect(iteration: Iteration) -> Operation[list[list[str]]]:

@@ -106,6 +106,38 @@ def index_value(field: str, value: object) -> str:
     return indexed
 
 
+MAX_REASON = 64
+
+
+def check_reason(reason: object) -> str | None:
+    """An end reason: None, or a str of 1-64 characters (docs/design.md, "End reasons")."""
+    if reason is None:
+        return None
+    if not isinstance(reason, str):
+        raise TypeError(f"reason must be a str, not {type(reason).__name__}")
+    if not 1 <= len(reason) <= MAX_REASON:
+        raise ValueError(f"reason must be 1-{MAX_REASON} characters, not {len(reason)}")
+    return reason
+
+
+def check_limits(limits: Mapping[str, int] | None, references: tuple[str, ...]) -> dict[str, int]:
+    """A store's ``limits``: reference field -> the most live sessions one value may have."""
+    if limits is None:
+        return {}
+    if not isinstance(limits, Mapping):
+        raise TypeError(f"limits must be a mapping of reference fields to ints, not {limits!r}")
+    checked = {}
+    for name, limit in limits.items():
+        if name not in references:
+            raise ValueError(f"limits: {name!r} is not a reference field of this store")
+        if isinstance(limit, bool) or not isinstance(limit, int):
+            raise TypeError(f"limits: the limit of {name!r} must be an int, not {limit!r}")
+        if not 1 <= limit <= 1_000_000:
+            raise ValueError(f"limits: the limit of {name!r} must be 1-1000000, not {limit}")
+        checked[name] = limit
+    return checked
+
+
 def check_batch_size(batch_size: int) -> None:
     if isinstance(batch_size, bool) or not isinstance(batch_size, int):
         raise TypeError(f"batch_size must be an int, not {batch_size!r}")

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 
-LuaValue = str | int | bool | tuple[str, ...]
+LuaValue = str | int | bool | tuple[str, ...] | tuple[int, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,8 +115,8 @@ CONDITIONAL = re.compile(r"^[ \t]*--#if (not )?([A-Z_]+)\n(.*?)^[ \t]*--#end\n",
 
 
 def bake(text: str, constants: Mapping[str, LuaValue]) -> str:
-    """``text`` with the constants' values in place of their names (but REFS, a table,
-    stays a name where it is indexed or iterated)."""
+    """``text`` with the constants' values in place of their names (but tables such as
+    REFS stay names where they are indexed or iterated)."""
     text = CONDITIONAL.sub(
         lambda m: m.group(3) if bool(constants[m.group(2)]) != bool(m.group(1)) else "", text
     )
@@ -124,7 +124,7 @@ def bake(text: str, constants: Mapping[str, LuaValue]) -> str:
     assert isinstance(refs, tuple)
     text = text.replace("unpack(REFS)", ", ".join(map(lua_literal, refs)) or "unpack({})")
     text = text.replace("#REFS", str(len(refs)))
-    scalars = {key: value for key, value in constants.items() if key != "REFS"}
+    scalars = {key: value for key, value in constants.items() if not isinstance(value, tuple)}
     if not scalars:
         return text
     pattern = re.compile(r"\b(" + "|".join(map(re.escape, scalars)) + r")\b")
@@ -144,9 +144,13 @@ def compose(name: str, constants: Mapping[str, LuaValue]) -> str:
         for d in library()
         for text in [bake(d.text, constants)]
     ]
-    if "REFS" in constants:
-        refs = Definition("REFS", f"local REFS = {lua_literal(constants['REFS'])}\n", frozenset())
-        pool.insert(0, refs)
+    # Tables (REFS, LIMITS) stay variables, defined first where a script uses them.
+    tables = [
+        Definition(name, f"local {name} = {lua_literal(value)}\n", frozenset())
+        for name, value in constants.items()
+        if isinstance(value, tuple)
+    ]
+    pool[:0] = tables
     by_name = {definition.name: definition for definition in pool}
     needed: set[str] = set()
     todo = [word for word in _uses(body) if word in by_name]

@@ -18,6 +18,13 @@ from .codec import session_info, text
 from .protocol import Arg, Emit, Iteration, Operation, done
 from .types import SessionInfo
 
+# A session script's status when the write is done but an index may still be over its
+# limit (bigger than the members one call examines): limit.lua continues until done.
+OVER_LIMIT = 2
+# The most index members one limit check examines per call (lib.lua, enforce_limit; and
+# cluster.enforce_limit per round).
+LIMIT_SCAN = 250
+
 if TYPE_CHECKING:
     from .core import StoreCore
 
@@ -57,8 +64,15 @@ class Topology:
         raise NotImplementedError
 
     def delete_all(
-        self, core: StoreCore, field: str, value: str, kept: tuple[str, ...], batch_size: int
+        self,
+        core: StoreCore,
+        field: str,
+        value: str,
+        kept: tuple[str, ...],
+        batch_size: int,
+        reason: str = "",
     ) -> Operation[int]:
+        """Deletes the pair's sessions but ``kept``, leaving ``reason`` ('' = none)."""
         raise NotImplementedError
 
 
@@ -81,7 +95,9 @@ class SingleServer(Topology):
         device: tuple[str, ...] = (),
     ) -> Operation[None]:
         script_keys = (core.session_key(session_id), core.session_key(new_id))
-        yield core.script_call("regenerate", script_keys, ttl_ms, *device)
+        reply = yield core.script_call("regenerate", script_keys, ttl_ms, *device)
+        if reply == OVER_LIMIT:
+            yield from core.finish_limits(script_keys[1])
 
     def pages(self, core: StoreCore, field: str, value: str, batch_size: int) -> Iteration:
         cursor: Arg = "0"
@@ -110,9 +126,15 @@ class SingleServer(Topology):
                 return list(found.values())
 
     def delete_all(
-        self, core: StoreCore, field: str, value: str, kept: tuple[str, ...], batch_size: int
+        self,
+        core: StoreCore,
+        field: str,
+        value: str,
+        kept: tuple[str, ...],
+        batch_size: int,
+        reason: str = "",
     ) -> Operation[int]:
-        call = core.index_script("index_delete", field, value, batch_size, *kept)
+        call = core.index_script("index_delete", field, value, batch_size, reason, *kept)
         total = 0
         while True:
             deleted, processed = yield call

@@ -64,8 +64,10 @@ class AsyncSession:
     async def touch(self, max_age: MaxAge | None = None) -> bool:
         return await self._store.run(self._state.touch(max_age))
 
-    async def delete(self) -> bool:
-        return await self._store.run(self._state.delete())
+    async def delete(self, *, reason: str | None = None) -> bool:
+        """Deletes the session (the response clears the cookie); with a ``reason``, the
+        ended session's ``end_reason`` tells it."""
+        return await self._store.run(self._state.delete(reason))
 
     async def regenerate(self) -> str:
         return await self._store.run(self._state.regenerate())
@@ -130,8 +132,10 @@ class Session:
     def touch(self, max_age: MaxAge | None = None) -> bool:
         return self._store.run(self._state.touch(max_age))
 
-    def delete(self) -> bool:
-        return self._store.run(self._state.delete())
+    def delete(self, *, reason: str | None = None) -> bool:
+        """Deletes the session (the response clears the cookie); with a ``reason``, the
+        ended session's ``end_reason`` tells it."""
+        return self._store.run(self._state.delete(reason))
 
     def regenerate(self) -> str:
         return self._store.run(self._state.regenerate())

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Literal, TypeVar
 
 from .._engine.core import StoreCore
-from .._engine.keys import MaxAge
+from .._engine.keys import MaxAge, check_reason
 from .._engine.protocol import Operation, done
 from .cookies import cookie_max_age
 from .csrf import CsrfTokens
@@ -299,9 +299,10 @@ class SessionState:
         core, ttl = self._core, self._core.ttl_ms(max_age)
         return self._renew(lambda sid: core.touch(sid, max_age, device=self._device), ttl)
 
-    def delete(self) -> Operation[bool]:
+    def delete(self, reason: str | None = None) -> Operation[bool]:
         session_id = self._current()
-        operation = None if self._fresh else self._core.delete(session_id)
+        check_reason(reason)  # the same TypeError/ValueError with or without a session
+        operation = None if self._fresh else self._core.delete(session_id, reason=reason)
 
         def run() -> Operation[bool]:
             existed = False

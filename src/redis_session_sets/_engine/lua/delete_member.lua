@@ -7,11 +7,15 @@
 -- KEYS[1]  the session hash
 -- ARGV[1]  field name
 -- ARGV[2]  index value
+-- ARGV[3]  the end reason ('' = none), kept at PREFIX:e:{id} for ENDTTL ms when live
 local key, now = KEYS[1], now_ms()
 local id = id_of(key)
 local state = member_state(ARGV[1], ARGV[2], id, now)
 if state == 'stale' then return { 0, 0, no_values(), no_values(), false } end
 local old = ref_values(key)
 destroy(key, id, old, now)
+if state == 'live' and ARGV[3] ~= '' then
+  redis.call('SET', PREFIX .. ':e:{' .. id .. '}', ARGV[3], 'PX', ENDTTL)
+end
 redis.call('PUBLISH', PREFIX .. ':ended', id)
 return { state == 'live' and 1 or 2, 0, old, no_values(), now }

@@ -7,18 +7,19 @@
 -- ARGV[1]  field name
 -- ARGV[2]  index value
 -- ARGV[3]  batch size
--- ARGV[4..] ids to keep
+-- ARGV[4]  the end reason ('' = none), kept at PREFIX:e:{id} for ENDTTL ms per ended session
+-- ARGV[5..] ids to keep
 local prune, fix_ttl = index_ops()
 local index, field, value, now = KEYS[1], ARGV[1], ARGV[2], now_ms()
 local keep = {}
-for i = 4, #ARGV do keep[ARGV[i]] = true end
+for i = 5, #ARGV do keep[ARGV[i]] = true end
 local position = 0
 for i, name in ipairs(REFS) do
   if name == field then position = i end
 end
-local batch = tonumber(ARGV[3])
+local batch, reason = tonumber(ARGV[3]), ARGV[4]
 local deleted, processed, gone, ended = 0, 0, {}, {}
-for _, id in ipairs(redis.call('ZRANGE', index, 0, batch + #ARGV - 4)) do
+for _, id in ipairs(redis.call('ZRANGE', index, 0, batch + #ARGV - 5)) do
   if not keep[id] and processed < batch then
     processed = processed + 1
     local state, old = member_values(position, value, id, now)
@@ -26,7 +27,10 @@ for _, id in ipairs(redis.call('ZRANGE', index, 0, batch + #ARGV - 4)) do
       old[position] = false -- out of this index with the whole batch, below
       destroy(session_key(id), id, old, now)
       ended[#ended + 1] = id
-      if state == 'live' then deleted = deleted + 1 end
+      if state == 'live' then
+        deleted = deleted + 1
+        if reason ~= '' then redis.call('SET', PREFIX .. ':e:{' .. id .. '}', reason, 'PX', ENDTTL) end
+      end
     end
     gone[#gone + 1] = id
   end

@@ -1,7 +1,7 @@
 -- index_members.lua: on a cluster, a page of an index's unexpired members with their
 -- scores, for the caller to check against their hashes (a script here cannot reach the
--- hashes, which live in other slots); expired members met are pruned. Result: {now ms, next cursor ('0' = done), {id,
--- score, ...}}.
+-- hashes, which live in other slots); expired members met are pruned. Result: {now ms,
+-- next cursor ('0' = done; 'range': the set's size after the prune), {id, score, ...}}.
 -- KEYS[1]  the index (sorted set)
 -- ARGV[1]  field name (unused: the caller checks the hashes)
 -- ARGV[2]  index value (unused)
@@ -15,7 +15,7 @@ if ARGV[3] == 'range' then
   prune(index, now)
   local members = redis.call('ZRANGE', index, ARGV[4], ARGV[5], 'WITHSCORES')
   fix_ttl(index)
-  return { now, '0', members }
+  return { now, redis.call('ZCARD', index), members }
 end
 local reply = redis.call('ZSCAN', index, ARGV[4], 'COUNT', ARGV[5])
 local members, dead = {}, {}

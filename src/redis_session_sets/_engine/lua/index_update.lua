@@ -5,6 +5,7 @@
 -- a removal carries a guard (remove only while the member's score is below it, '0' =
 -- always), and an add never lowers a score (ZADD GT): a late update leaves at worst a
 -- stale member, which every read checks against its hash and removes, never a missing one.
+-- Result: the set's size afterwards (the caller enforces a limit when it is over).
 -- KEYS[1]  the index (sorted set)
 -- ARGV[1]  field name (unused)
 -- ARGV[2]  index value (unused)
@@ -28,4 +29,4 @@ if #ARGV >= 4 + 2 * removals then
 end
 prune(index, now)
 fix_ttl(index)
-return 1
+return redis.call('ZCARD', index)

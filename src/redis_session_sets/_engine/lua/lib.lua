@@ -15,6 +15,11 @@
 --   JITTER    ms of difference tolerated between TIME and what PTTL measures from
 --   PRUNE     at most this many expired members pruned from an index per call
 --   SLICE     the most arguments one variadic command gets (see call_sliced)
+--   ENDTTL    ms an end reason is kept (P:e:{id})
+--   LIMITED   true when some reference field has a limit
+--   LIMITS    per reference field (a table, in REFS' order), the most live sessions one
+--             value may have; 0 = no limit
+--   LIMIT_SCAN at most this many index members a limit check examines per call
 -- Session scripts return session_reply(...): see there.
 -- Redis runs a script's top-level chunk on every call: each helper included is a closure
 -- made per call, and each helper another one refers to is an upvalue made per call (both
@@ -127,10 +132,12 @@ local function index_ops()
     local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
     if top[2] then redis.call('PEXPIREAT', key, top[2]) end
   end
+  -- Returns 1 when `id` joined the index (was not a member), 0 when it was renewed.
   local function add(key, id, score, now)
     prune(key, now)
-    redis.call('ZADD', key, score, id)
+    local joined = redis.call('ZADD', key, score, id)
     fix_ttl(key)
+    return joined
   end
   local function remove(key, id, now)
     redis.call('ZREM', key, id)
@@ -142,25 +149,31 @@ end
 
 -- Moves a session between indexes: out of those it left (or all, when its id changed),
 -- into those it holds now with `score`. `renew`: also write the score of the memberships
--- it keeps (false when they already hold it: see covered).
+-- it keeps (false when they already hold it: see covered). Returns the positions (in
+-- REFS) of the limited indexes the session joined, for enforce_limits (LIMITED only).
 local function reindex(old, old_id, new, new_id, score, renew, now)
-  if not INLINE then return end
+  if not INLINE then return {} end
   local work = false
   for i = 1, #REFS do
     local moved = old[i] ~= new[i] or old_id ~= new_id
     if (old[i] and moved) or (new[i] and score > 0 and (moved or renew)) then work = true end
   end
-  if not work then return end
+  if not work then return {} end
   local _, _, add, remove = index_ops()
+  local joined = {}
   for i, field in ipairs(REFS) do
     local moved = old[i] ~= new[i] or old_id ~= new_id
     if old[i] and moved then
       remove(PREFIX .. ':r:' .. field .. ':{' .. old[i] .. '}', old_id, now)
     end
     if new[i] and score > 0 and (moved or renew) then
-      add(PREFIX .. ':r:' .. field .. ':{' .. new[i] .. '}', new_id, score, now)
+      local added = add(PREFIX .. ':r:' .. field .. ':{' .. new[i] .. '}', new_id, score, now)
+      --#if LIMITED
+      if added == 1 and LIMITS[i] > 0 then joined[#joined + 1] = i end
+      --#end
     end
   end
+  return joined
 end
 
 -- Deletes a session and its index memberships (`old`: its reference values).
@@ -270,4 +283,67 @@ local function member_values(position, value, id, now)
   if values[position] ~= value then return 'stale', values end
   if ABSOLUTE > 0 and got[1] and tonumber(got[1]) + ABSOLUTE <= now then return 'old', values end
   return 'live', values
+end
+
+-- Ends the session `id` met in an index (it was checked live): deletes it, keeps the
+-- reason at PREFIX:e:{id} for ENDTTL ms. The caller publishes the ended ids.
+local function end_session(id, reason, now)
+  destroy_by_id(id, now)
+  redis.call('SET', PREFIX .. ':e:{' .. id .. '}', reason, 'PX', ENDTTL)
+end
+
+-- A limit (docs/design.md, "Limits"): the index of REFS[position] = value holds at most
+-- LIMITS[position] live sessions. Over it, the least recently active others (lowest
+-- scores: activity to within the index slack) are ended with the reason 'limit', never
+-- `writer`. Members not live (expired, stale, past the absolute max age) are removed
+-- and never count. At most LIMIT_SCAN members are examined per call; the ones beyond (a set
+-- bigger than LIMIT_SCAN: a limit lowered since they signed in) count as live. Returns the ids
+-- ended and whether the set may still be over its limit (then limit.lua continues).
+local function enforce_limit(position, value, writer, now, ended)
+  local limit = LIMITS[position]
+  local index = PREFIX .. ':r:' .. REFS[position] .. ':{' .. value .. '}'
+  local card = redis.call('ZCARD', index)
+  if card <= limit then return false end
+  local members = redis.call('ZRANGE', index, 0, LIMIT_SCAN - 1, 'WITHSCORES')
+  local live, gone, seen_writer = {}, {}, false
+  for i = 1, #members, 2 do
+    local id = members[i]
+    if id == writer then
+      seen_writer = true
+    else
+      local state = 'stale'
+      if tonumber(members[i + 1]) > now then state = member_state(REFS[position], value, id, now) end
+      if state == 'live' then
+        live[#live + 1] = id
+      else
+        if state == 'old' then destroy_by_id(id, now) end
+        gone[#gone + 1] = id
+      end
+    end
+  end
+  if #gone > 0 then call_sliced('ZREM', index, {}, gone, 1) end
+  local beyond = card - #members / 2
+  local total = #live + beyond + (seen_writer and 1 or 0)
+  local excess = total - limit
+  local n = math.min(excess, #live)
+  for i = 1, n do
+    end_session(live[i], 'limit', now)
+    ended[#ended + 1] = live[i]
+  end
+  if #gone > 0 and n == 0 then
+    local _, fix_ttl = index_ops()
+    fix_ttl(index)
+  end
+  return excess > n
+end
+
+-- Enforces the limits of the indexes a write made the session `id` join (reindex's
+-- result), publishing the ended ids. True when some index may still be over its limit.
+local function enforce_limits(joined, values, id, now)
+  local ended, more = {}, false
+  for _, position in ipairs(joined) do
+    if enforce_limit(position, values[position], id, now, ended) then more = true end
+  end
+  if #ended > 0 then redis.call('PUBLISH', PREFIX .. ':ended', table.concat(ended, ' ')) end
+  return more
 end

@@ -32,5 +32,10 @@ local expire_at = expiry(created, tonumber(ARGV[1]), now)
 redis.call('HSET', new_key, '__touched', now, unpack(ARGV, 2))
 redis.call('PEXPIREAT', new_key, expire_at)
 local score = score_for(expire_at, now)
-reindex(old, id, new, new_id, score, true, now)
+local joined = reindex(old, id, new, new_id, score, true, now)
+--#if LIMITED
+if #joined > 0 and enforce_limits(joined, new, new_id, now) then
+  return session_reply(2, score, old, new, false)
+end
+--#end
 return session_reply(1, score, old, new, false)

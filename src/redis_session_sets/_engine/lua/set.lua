@@ -31,5 +31,10 @@ end
 if legacy then redis.call('HDEL', key, '__csrf') end
 redis.call('PEXPIREAT', key, expire_at)
 local score = score_for(expire_at, now)
-reindex(old, id, new, id, score, renew, now)
+local joined = reindex(old, id, new, id, score, renew, now)
+--#if LIMITED
+if #joined > 0 and enforce_limits(joined, new, id, now) then
+  return session_reply(2, score, old, new, false)
+end
+--#end
 return session_reply(1, score, old, new, false)

@@ -46,15 +46,24 @@ if #REFS == 0 then return session_reply(1, score, {}, {}, false) end
 -- The memberships need the new score (the first write of a slack window): written here
 -- rather than through reindex, whose upvalues every call would pay for.
 local names, raw = { unpack(REFS) }, redis.call('HMGET', key, unpack(REFS))
-local values = {}
+local values, joined = {}, {}
 for i = 1, #REFS do
   values[i] = index_value(raw[i])
   if INLINE and values[i] then
     local prune, fix_ttl = index_ops()
     local index = PREFIX .. ':r:' .. names[i] .. ':{' .. values[i] .. '}'
     prune(index, now)
-    redis.call('ZADD', index, score, id_of(key))
+    local added = redis.call('ZADD', index, score, id_of(key))
     fix_ttl(index)
+    --#if LIMITED
+    -- A member that was missing (removed by hand, or pruned) joins again.
+    if added == 1 and LIMITS[i] > 0 then joined[#joined + 1] = i end
+    --#end
   end
 end
+--#if LIMITED
+if #joined > 0 and enforce_limits(joined, values, id_of(key), now) then
+  return session_reply(2, score, values, values, false)
+end
+--#end
 return session_reply(1, score, values, values, false)

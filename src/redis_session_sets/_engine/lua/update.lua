@@ -116,5 +116,10 @@ for i, field in ipairs(REFS) do
 end
 new = written_values(new, first)
 local score = score_for(expire_at, now)
-reindex(old, id, new, id, score, renew, now)
+local joined = reindex(old, id, new, id, score, renew, now)
+--#if LIMITED
+if #joined > 0 and enforce_limits(joined, new, id, now) then
+  return session_reply(2, score, old, new, results)
+end
+--#end
 return session_reply(1, score, old, new, results)

@@ -131,3 +131,35 @@ async def test_a_badge_without_a_session_is_closed_as_ended(served: Served) -> N
         assert await closed_code(badge) == 4001
     async with Browser(served).badge() as badge:  # no cookie at all
         assert await closed_code(badge) == 4001
+
+
+@pytest.fixture
+def own_server() -> Iterator[RedisServer]:
+    server = RedisServer()
+    server.start()
+    yield server
+    server.close()
+
+
+async def test_the_badge_says_offline_while_redis_is_down(own_server: RedisServer) -> None:
+    """Redis down: the badge's socket is closed with 1011 (the page says "offline" and
+    tries again), never a crash; with Redis back, it works again (here the session is
+    gone: the new server is empty)."""
+    from redis_session_sets.demo._serve import client_for
+
+    client = client_for(own_server.url)
+    app = create_app(demo_store(client), secret_keys=["badge-test-key"])
+    with Served(app) as served:
+        browser = Browser(served)
+        browser.sign_in()
+        async with browser.badge() as badge:
+            await asyncio.wait_for(badge.recv(), WAIT)
+            own_server.stop()
+            async with browser.badge() as second:
+                assert await closed_code(second) == 1011
+            await badge.send("refresh")  # its session cannot be read: offline too
+            assert await closed_code(badge) == 1011
+        own_server.start()
+        async with browser.badge() as badge:
+            assert await closed_code(badge) == 4001
+    # (The client's connections belong to uvicorn's loop, gone now: nothing to close here.)

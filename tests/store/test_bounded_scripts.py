@@ -164,4 +164,10 @@ def test_no_script_runs_5_ms_at_100000_members(sync_client: redis.Redis, raw: re
     scripts = [e for e in entries if e["command"].split(b" ")[0].upper() in SCRIPT_CALLS]
     longest = max((entry["duration"] for entry in scripts), default=0)
     print(f"longest script at 100,000 members: {longest} µs; {len(scripts)} over 0.5 ms")
+    by_script: dict[bytes, list[int]] = {}
+    for entry in scripts:
+        by_script.setdefault(entry["command"].split(b" ")[1][:8], []).append(entry["duration"])
+    for sha, durations in by_script.items():
+        durations.sort()
+        print(sha, len(durations), durations[len(durations) // 2], durations[-5:])
     assert longest < 5000, longest

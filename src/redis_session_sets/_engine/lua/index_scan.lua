@@ -13,19 +13,7 @@
 local prune, fix_ttl = index_ops()
 local index, field, value, now = KEYS[1], ARGV[1], ARGV[2], now_ms()
 local reply = redis.call('ZSCAN', index, ARGV[3], 'COUNT', ARGV[4])
-local live, gone = {}, {}
-local page = reply[2]
-for i = 1, #page, 2 do
-  local id = page[i]
-  local state = 'stale'
-  if tonumber(page[i + 1]) > now then state = member_state(field, value, id, now) end
-  if state == 'live' then
-    live[#live + 1] = id
-  else
-    if state == 'old' then destroy_by_id(id, now) end
-    gone[#gone + 1] = id
-  end
-end
+local live, gone = sort_members(field, value, reply[2], now)
 if #gone > 0 then
   call_sliced('ZREM', index, {}, gone, 1)
   -- A removed member may have held the largest score: the TTL follows what is left.

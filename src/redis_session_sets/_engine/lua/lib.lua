@@ -285,6 +285,25 @@ local function member_values(position, value, id, now)
   return 'live', values
 end
 
+-- A page of an index's members {id, score, ...}: the live ones, in the page's order, and
+-- the ids of the others (expired by score, stale, or past the absolute max age: those are
+-- destroyed here), which the caller removes from the index.
+local function sort_members(field, value, page, now)
+  local live, gone = {}, {}
+  for i = 1, #page, 2 do
+    local id = page[i]
+    local state = 'stale'
+    if tonumber(page[i + 1]) > now then state = member_state(field, value, id, now) end
+    if state == 'live' then
+      live[#live + 1] = id
+    else
+      if state == 'old' then destroy_by_id(id, now) end
+      gone[#gone + 1] = id
+    end
+  end
+  return live, gone
+end
+
 -- Ends the session `id` met in an index (it was checked live): deletes it, keeps the
 -- reason at PREFIX:e:{id} for ENDTTL ms. The caller publishes the ended ids.
 local function end_session(id, reason, now)
@@ -305,26 +324,16 @@ local function enforce_limit(position, value, writer, now, ended)
   local card = redis.call('ZCARD', index)
   if card <= limit then return false end
   local members = redis.call('ZRANGE', index, 0, LIMIT_SCAN - 1, 'WITHSCORES')
-  local live, gone, seen_writer = {}, {}, false
-  for i = 1, #members, 2 do
-    local id = members[i]
-    if id == writer then
-      seen_writer = true
-    else
-      local state = 'stale'
-      if tonumber(members[i + 1]) > now then state = member_state(REFS[position], value, id, now) end
-      if state == 'live' then
-        live[#live + 1] = id
-      else
-        if state == 'old' then destroy_by_id(id, now) end
-        gone[#gone + 1] = id
-      end
+  local live, gone = sort_members(REFS[position], value, members, now)
+  if #gone > 0 then call_sliced('ZREM', index, {}, gone, 1) end
+  -- The members beyond the page count as live; the writer counts, but is never ended.
+  local excess = #live + card - #members / 2 - limit
+  for i = 1, #live do
+    if live[i] == writer then
+      table.remove(live, i)
+      break
     end
   end
-  if #gone > 0 then call_sliced('ZREM', index, {}, gone, 1) end
-  local beyond = card - #members / 2
-  local total = #live + beyond + (seen_writer and 1 or 0)
-  local excess = total - limit
   local n = math.min(excess, #live)
   for i = 1, n do
     end_session(live[i], 'limit', now)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .codec import session_info, text
-from .protocol import Arg, Batch, Command, Emit, Iteration, Operation, ScriptCall
+from .protocol import Arg, Batch, Command, Emit, Iteration, Operation, ScriptCall, collect
 from .topology import LIMIT_SCAN, Topology
 from .types import SessionInfo
 
@@ -157,18 +157,27 @@ def enforce_limit(core: StoreCore, field_name: str, value: str, writer: str) -> 
     active live sessions beyond the limit (lowest scores), never the writer, are ended
     with the reason 'limit', each checked and deleted atomically in its slot (as
     delete_all does). Members not live are removed and never count. At most LIMIT_SCAN
-    members are examined per round; those beyond count as live, and another round
-    follows while the set may still be over."""
+    members are examined per round; when the set is bigger, its live members are counted
+    first (a walk of the index in pages, as ``count`` does): members not examined are
+    never assumed live, which would end sessions of a value within its limit."""
     limit = core.limits[field_name]
+    counted: int | None = None  # the live members of a set bigger than a page, once counted
     while True:
         now, size, flat = yield core.index_script(
             "index_members", field_name, value, "range", 0, LIMIT_SCAN - 1
         )
         members = _members(flat)
         live = yield from check(core, field_name, value, int(now), members)
+        total = len(live)
+        if int(size) > len(members):
+            if counted is None:
+                found = set(live)
+                for page in (yield from collect(pages(core, field_name, value, LIMIT_SCAN))):
+                    found.update(page)
+                counted = len(found)
+            total = counted
         others = [session_id for session_id in live if session_id != writer]
-        # The members beyond the examined ones (the writer among them, maybe) count as live.
-        excess = len(live) + int(size) - len(members) - limit
+        excess = total - limit
         victims = others[: max(excess, 0)]
         if victims:
             replies = yield Batch(
@@ -183,6 +192,8 @@ def enforce_limit(core: StoreCore, field_name: str, value: str, writer: str) -> 
             for session_id, reply in zip(victims, replies, strict=True):
                 if int(reply[0]) != 0:
                     changes.reindex(session_id, session_id, reply, int(reply[4]))
+                    if counted is not None:
+                        counted -= 1
             batch = changes.batch()
             if batch is not None:
                 yield batch

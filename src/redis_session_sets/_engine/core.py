@@ -25,7 +25,7 @@ from .keys import (
     check_batch_size,
     duration_ms,
 )
-from .protocol import Arg, Command, Emit, Iteration, Operation, ScriptCall
+from .protocol import Arg, Command, Iteration, Operation, ScriptCall, collect
 from .scripts import Script, Scripts
 from .topology import LIMIT_SCAN, OVER_LIMIT, SingleServer, Topology
 from .types import SessionInfo
@@ -219,9 +219,13 @@ class StoreCore:
 
     def finish_limits(self, session_key: str) -> Operation[None]:
         """Runs limit.lua until the indexes of the session in ``session_key`` are within
-        their limits (each call examines at most LIMIT_SCAN members)."""
-        while (yield self.script_call("limit", (session_key,))) == OVER_LIMIT:
-            pass
+        their limits (each call examines at most LIMIT_SCAN members of each and returns
+        where its walks go on, which the next call takes)."""
+        walks: tuple[Arg, ...] = ()
+        while True:
+            walks = tuple((yield self.script_call("limit", (session_key,), *walks)))
+            if not walks:
+                return
 
     # -- operations: each validates eagerly, then returns its generator -----------
 
@@ -575,20 +579,3 @@ class StoreCore:
         indexed = self.indexed(field, value)
         page = min(batch_size, DELETE_PAGE)
         return self.topology.delete_all(self, field, indexed, kept, page, reason or "")
-
-
-def collect(iteration: Iteration) -> Operation[list[list[str]]]:
-    """Runs an iteration inside an operation: its requests pass through, its emitted
-    batches are gathered."""
-    batches: list[list[str]] = []
-    reply = None
-    while True:
-        try:
-            request = iteration.send(reply)
-        except StopIteration:
-            return batches
-        if isinstance(request, Emit):
-            batches.append(request.values)
-            reply = None
-        else:
-            reply = yield request

@@ -63,3 +63,20 @@ def done(value: T) -> Operation[T]:
     """An operation that needs no Redis: it sends nothing and returns ``value``."""
     return value
     yield  # unreachable; makes this function a generator
+
+
+def collect(iteration: Iteration) -> Operation[list[list[str]]]:
+    """Runs an iteration inside an operation: its requests pass through, its emitted
+    batches are gathered."""
+    batches: list[list[str]] = []
+    reply = None
+    while True:
+        try:
+            request = iteration.send(reply)
+        except StopIteration:
+            return batches
+        if isinstance(request, Emit):
+            batches.append(request.values)
+            reply = None
+        else:
+            reply = yield request

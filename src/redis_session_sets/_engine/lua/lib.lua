@@ -315,19 +315,23 @@ end
 -- LIMITS[position] live sessions. Over it, the least recently active others (lowest
 -- scores: activity to within the index slack) are ended with the reason 'limit', never
 -- `writer`. Members not live (expired, stale, past the absolute max age) are removed
--- and never count. At most LIMIT_SCAN members are examined per call; the ones beyond (a set
--- bigger than LIMIT_SCAN: a limit lowered since they signed in) count as live. Returns the ids
--- ended and whether the set may still be over its limit (then limit.lua continues).
+-- and never count. A set of more than LIMIT_SCAN members (a limit lowered since they
+-- signed in) is left to limit.lua, which walks it from the most recently active down
+-- in bounded steps: here nothing beyond what one call examines is counted (a guess that
+-- they are live would end sessions of a user within the limit when they are not).
+-- Returns whether the set may still be over its limit (then limit.lua continues); the
+-- ended ids go to `ended`.
 local function enforce_limit(position, value, writer, now, ended)
   local limit = LIMITS[position]
   local index = PREFIX .. ':r:' .. REFS[position] .. ':{' .. value .. '}'
   local card = redis.call('ZCARD', index)
   if card <= limit then return false end
-  local members = redis.call('ZRANGE', index, 0, LIMIT_SCAN - 1, 'WITHSCORES')
+  if card > LIMIT_SCAN then return true end
+  local members = redis.call('ZRANGE', index, 0, -1, 'WITHSCORES')
   local live, gone = sort_members(REFS[position], value, members, now)
   if #gone > 0 then call_sliced('ZREM', index, {}, gone, 1) end
-  -- The members beyond the page count as live; the writer counts, but is never ended.
-  local excess = #live + card - #members / 2 - limit
+  -- The writer counts, but is never ended.
+  local excess = #live - limit
   for i = 1, #live do
     if live[i] == writer then
       table.remove(live, i)
@@ -339,11 +343,11 @@ local function enforce_limit(position, value, writer, now, ended)
     end_session(live[i], 'limit', now)
     ended[#ended + 1] = live[i]
   end
-  if #gone > 0 and n == 0 then
+  if #gone > 0 and n <= 0 then
     local _, fix_ttl = index_ops()
     fix_ttl(index)
   end
-  return excess > n
+  return false
 end
 
 -- Enforces the limits of the indexes a write made the session `id` join (reindex's

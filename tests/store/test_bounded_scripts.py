@@ -112,6 +112,24 @@ def test_many_expired_members_are_pruned_a_bounded_number_at_a_time(
     assert raw.zcard(index) == 1  # the read removed every dead member it met
 
 
+def test_a_limit_lowered_below_a_big_index_is_bounded_per_call(
+    sync_client: redis.Redis, raw: redis.Redis
+) -> None:
+    """A limit of 5 met by 20,000 sessions: the sign-in's calls examine at most 250
+    members and end at most 100 sessions each (an ending costs a few commands: without
+    that bound one call ran ~1,750 commands, 8-20 ms in SLOWLOG)."""
+    unlimited = Store(sync_client, references=["user_id"])
+    fill(raw, unlimited, 20_000)
+    store = Store(sync_client, references=["user_id"], limits={"user_id": 5})
+    writer = store.create_session_id()
+    port = raw.connection_pool.connection_kwargs["port"]
+    with CommandLog(port) as log:
+        store.set(writer, {"user_id": 1})
+    assert max(script_sizes(log)) <= 250 + 100 * 7 + 20, max(script_sizes(log))
+    live = store.sessions("user_id", 1)
+    assert len(live) == 5 and writer in live
+
+
 # -- on a cluster ------------------------------------------------------------------------
 
 

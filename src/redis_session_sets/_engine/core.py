@@ -114,6 +114,7 @@ class StoreCore:
                 "LIMITED": bool(self.limits) and self.topology.indexes_inline,
                 "LIMITS": tuple(self.limits.get(name, 0) for name in names),
                 "LIMIT_SCAN": LIMIT_SCAN,
+                "LIMIT_ENDS": DELETE_PAGE,
             }
         )
 

@@ -20,6 +20,7 @@
 --   LIMITS    per reference field (a table, in REFS' order), the most live sessions one
 --             value may have; 0 = no limit
 --   LIMIT_SCAN at most this many index members a limit check examines per call
+--   LIMIT_ENDS at most this many sessions a limit check ends per call
 -- Session scripts return session_reply(...): see there.
 -- Redis runs a script's top-level chunk on every call: each helper included is a closure
 -- made per call, and each helper another one refers to is an upvalue made per call (both
@@ -315,10 +316,10 @@ end
 -- LIMITS[position] live sessions. Over it, the least recently active others (lowest
 -- scores: activity to within the index slack) are ended with the reason 'limit', never
 -- `writer`. Members not live (expired, stale, past the absolute max age) are removed
--- and never count. A set of more than LIMIT_SCAN members (a limit lowered since they
--- signed in) is left to limit.lua, which walks it from the most recently active down
--- in bounded steps: here nothing beyond what one call examines is counted (a guess that
--- they are live would end sessions of a user within the limit when they are not).
+-- and never count. A set of more than LIMIT_SCAN members, or more than LIMIT_ENDS over
+-- its limit (a limit lowered since they signed in), is left to limit.lua, which walks it
+-- from the most recently active down in bounded steps: nothing is ended on a guess about
+-- members not examined (stale ones would end sessions of a user within the limit).
 -- Returns whether the set may still be over its limit (then limit.lua continues); the
 -- ended ids go to `ended`.
 local function enforce_limit(position, value, writer, now, ended)
@@ -326,7 +327,8 @@ local function enforce_limit(position, value, writer, now, ended)
   local index = PREFIX .. ':r:' .. REFS[position] .. ':{' .. value .. '}'
   local card = redis.call('ZCARD', index)
   if card <= limit then return false end
-  if card > LIMIT_SCAN then return true end
+  -- (More than LIMIT_ENDS to end, likewise: a limit lowered, not a sign-in's one or two.)
+  if card > LIMIT_SCAN or card - limit > LIMIT_ENDS then return true end
   local members = redis.call('ZRANGE', index, 0, -1, 'WITHSCORES')
   local live, gone = sort_members(REFS[position], value, members, now)
   if #gone > 0 then call_sliced('ZREM', index, {}, gone, 1) end

@@ -39,9 +39,15 @@ for _, walk in ipairs(walks) do
       if rank then offset = rank + 1 else offset, kept = 0, 0 end -- (ended meanwhile: anew)
     end
     local page = redis.call('ZREVRANGE', index, offset, offset + LIMIT_SCAN - 1, 'WITHSCORES')
-    local gone = {}
+    local gone, stopped = {}, false
     for i = 1, #page, 2 do
       local member = page[i]
+      -- Each ending costs a few commands per index of the session: at most LIMIT_ENDS
+      -- per call (delete_all's batch), the next call goes on from here.
+      if #ended >= LIMIT_ENDS then
+        stopped = true
+        break
+      end
       local state = 'live'
       if member ~= id then
         state = 'stale'
@@ -63,7 +69,7 @@ for _, walk in ipairs(walks) do
       local _, fix_ttl = index_ops()
       fix_ttl(index)
     end
-    if #page == 2 * LIMIT_SCAN then
+    if stopped or #page == 2 * LIMIT_SCAN then
       for _, item in ipairs({ position, offset, kept, anchor }) do left[#left + 1] = item end
     end
   end

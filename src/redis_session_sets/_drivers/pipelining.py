@@ -66,6 +66,12 @@ STATEFUL_COMMANDS = frozenset(
 )  # fmt: skip
 
 
+# The commands the store sends, known not to be stateful (a set lookup, not a check).
+PIPELINABLE = frozenset(
+    {"EVAL", "EVALSHA", "EXISTS", "GET", "HGETALL", "HMGET", "PTTL", "ZCARD", "ZSCORE"}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class _Errors:
     """The exception classes of the client's library (redis-py's or valkey-py's: the same
@@ -149,9 +155,10 @@ class AutoPipeline:
         without a coroutine of its own, for callers that await at once)."""
         if not args:
             raise ValueError("no command given")
-        name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
-        if name.upper() in STATEFUL_COMMANDS:
-            raise ValueError(f"{name} changes the connection's state: not auto-pipelined")
+        if args[0] not in PIPELINABLE:
+            name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+            if name.upper() in STATEFUL_COMMANDS:
+                raise ValueError(f"{name} changes the connection's state: not auto-pipelined")
         loop = asyncio.get_running_loop()
         state = self._state
         if state is None or state.loop is not loop:
@@ -283,7 +290,7 @@ class AutoPipeline:
                     callback = callbacks.get(args[0])
                     if callback is not None:
                         reply = callback(reply)
-                        if inspect.isawaitable(reply):
+                        if type(reply) not in PLAIN_REPLIES and inspect.isawaitable(reply):
                             reply = await reply
                     replies.append(reply)
         except TimeoutError:  # the deadline (read_response dropped the connection)
@@ -291,6 +298,11 @@ class AutoPipeline:
                 f"Timeout reading {len(commands)} pipelined replies"
             ) from None
         return replies
+
+
+# What response callbacks return that is surely no awaitable (inspect.isawaitable is an
+# ABC check: dearer than the callback itself).
+PLAIN_REPLIES = frozenset({dict, list, bytes, str, int, bool, float, type(None)})
 
 
 def _any(client: object) -> Any:

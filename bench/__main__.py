@@ -43,7 +43,7 @@ def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--sessions", type=int, default=10_000, help="for the memory figures")
     parser.add_argument("--lost", type=int, default=50, help="concurrent requests, one session")
     parser.add_argument("--delete-sizes", default="1000,10000,100000")
-    parser.add_argument("--store-concurrency", type=int, default=16)
+    parser.add_argument("--store-concurrency", type=int, default=32, help="tasks (the bar's 32)")
     parser.add_argument("--store-duration", type=float, default=3.0, help="seconds per run")
     parser.add_argument("--redis-cpu-calls", type=int, default=3000, help="per kind and round")
     parser.add_argument("--only", default="web,inprocess,store,redis_cpu,memory,lost,delete_all")

@@ -91,12 +91,12 @@ def summarize(runs: dict[str, dict[str, list[Load]]]) -> dict[str, Any]:
     for ours, ceiling in CEILING.items():
         if ours in ratios and ceiling in ratios[ours]:
             bars[f"{ours} /plain vs {ceiling}"] = (ratios[ours][ceiling]["/plain"], 0.95)
-    if "ours_asgi" in ratios and "starsessions" in ratios["ours_asgi"]:
-        for path in ("/read", "/write"):
-            bars[f"ours_asgi {path} vs starsessions"] = (
-                ratios["ours_asgi"]["starsessions"][path],
-                2.0,
-            )
+    # The bars on /read and /write: ASGI 3x starsessions, WSGI 1.5x Flask-Session.
+    peer_bars = (("ours_asgi", "starsessions", 3.0), ("ours_wsgi", "flask_session", 1.5))
+    for ours, peer, bar in peer_bars:
+        if ours in ratios and peer in ratios[ours]:
+            for path in ("/read", "/write"):
+                bars[f"{ours} {path} vs {peer}"] = (ratios[ours][peer][path], bar)
     return {"table": table, "ratios": ratios, "bars": bars}
 
 

@@ -20,6 +20,7 @@ import redis
 
 from redis_session_sets._drivers.compat import forget_connections
 from redis_session_sets._drivers.pipelining import AutoPipeline
+from redis_session_sets._drivers.wire import pack_commands
 from tests.support import clients
 from tests.support.servers import RedisServer
 from tests.support.topologies import SENTINEL_MASTER, ClusterServers, SentinelServers
@@ -510,3 +511,53 @@ async def test_sentinel_master_client_across_a_failover(
 
     await wait_until(writes_reach_the_new_primary, "writes on the new primary", timeout=30)
     await client.aclose()
+
+
+async def test_replies_that_outlast_socket_timeout_fail_the_batch_then_it_recovers(
+    raw: redis.Redis, redis_server: RedisServer, client_library: str, errors: Any, no_retry: Any
+) -> None:
+    # The batch's replies are read under one deadline of socket_timeout (or, where the
+    # client cannot read without a timer of its own, one per reply): either way a reply
+    # that never comes is a TimeoutError of the client's library, for exactly that batch.
+    raw.set("k", "v")
+    client = clients.async_client(
+        client_library, port=redis_server.port, retry=no_retry, socket_timeout=0.5
+    )
+    try:
+        pipe = AutoPipeline(client)
+        assert await pipe.execute(("GET", "k")) == b"v"
+        callers = [asyncio.ensure_future(pipe.execute(("BLPOP", "gate", 0)))]
+        callers += [asyncio.ensure_future(pipe.execute(("GET", "k"))) for _ in range(5)]
+        for caller in callers:
+            with pytest.raises(errors.TimeoutError):
+                await caller
+        # The connection whose replies were not all read was dropped, not reused.
+        assert await asyncio.gather(*(pipe.execute(("GET", "k")) for _ in range(20))) == [b"v"] * 20
+    finally:
+        await client.aclose()
+
+
+PACKABLE = (
+    ("HGETALL", "rss:s:{abc}"),
+    ("EVALSHA", "0" * 40, 1, "rss:s:{x}", 1209600000, "1", "name", '"Ada"'),
+    ("SET", b"bytes\x00key", "naïve ünïcode", -17, 2**70),
+    ("SET", "k", 1.5, memoryview(b"view")),
+    ("CONFIG GET", "maxmemory"),  # redis-py splits a name with a space
+    (b"GET", "k"),
+    ("SET", "big", "x" * 100_000),
+)
+
+
+@pytest.mark.parametrize("library", [clients.REDIS_PY, clients.VALKEY_PY])
+def test_pack_commands_packs_as_the_client_does(library: str) -> None:
+    if library == clients.VALKEY_PY:
+        pytest.importorskip("valkey")
+    connection = clients.async_client(library).connection_pool.make_connection()
+    expected = b"".join(connection.pack_commands(PACKABLE))
+    assert b"".join(pack_commands(connection, list(PACKABLE))) == expected
+    errors = importlib.import_module(
+        "valkey.exceptions" if library == clients.VALKEY_PY else "redis.exceptions"
+    )
+    for bad in (True, None, object()):
+        with pytest.raises(errors.DataError):
+            pack_commands(connection, [("SET", "k", bad)])

@@ -7,7 +7,7 @@ The twin of ``sync.Store``, line by line, differing only in ``await`` (see ``bas
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Iterable, Mapping
 from datetime import timedelta
 from typing import Any, TypeVar, cast
 
@@ -80,9 +80,23 @@ class AsyncStore(StoreBase):
     async def run(self, operation: Operation[T]) -> T:
         """Runs an operation of the engine (``store.core.get(...)``...) to its result."""
         reply = None
+        auto = None if self._cluster else self._auto
         try:
             while True:
-                reply = await self._send(operation.send(reply))
+                request = operation.send(reply)
+                if (
+                    auto is not None
+                    and type(request) is Command
+                    and self._loop is asyncio.get_running_loop()
+                ):
+                    # The common case, a plain command auto-pipelined on the loop of the
+                    # previous call, without the coroutine of ``_send`` on the way.
+                    try:
+                        reply = await auto.submit(request.args)
+                    except self._family.failures as error:
+                        raise failure(request, error) from error
+                else:
+                    reply = await self._send(request)
         except StopIteration as finished:
             return finished.value  # type: ignore[no-any-return]
 
@@ -107,7 +121,8 @@ class AsyncStore(StoreBase):
                 compat.forget_connections(self.client, cluster=self._cluster)
             self._loop = loop
         try:
-            await compat.ready(self.client, cluster=self._cluster)
+            if self._cluster:
+                await compat.ready(self.client, cluster=True)
             if isinstance(request, Batch):
                 return await self._send_batch(request)
             if isinstance(request, Command):
@@ -124,11 +139,12 @@ class AsyncStore(StoreBase):
         except self._family.failures as error:
             raise failure(request, error) from error
 
-    async def _execute(self, args: tuple[Arg, ...]) -> Any:
-        """One command: in the next auto-pipelined batch, or on its own connection."""
+    def _execute(self, args: tuple[Arg, ...]) -> Awaitable[Any]:
+        """One command: in the next auto-pipelined batch, or on its own connection.
+        (Hands back the awaitable: no coroutine of its own on the way.)"""
         if self._auto is not None:
-            return await self._auto.execute(args)
-        return await self.client.execute_command(*args)
+            return self._auto.submit(args)
+        return cast("Awaitable[Any]", self.client.execute_command(*args))
 
     async def _pipeline(self, requests: list[Command | ScriptCall], source: bool) -> list[Any]:
         pipe = self.client.pipeline(transaction=False)

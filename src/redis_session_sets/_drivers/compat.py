@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
+import math
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -45,6 +47,56 @@ async def ready(client: RedisPyAsync, *, cluster: bool) -> None:
     the client's own lock, and a no-op once done; nothing to wait for on other clients."""
     if cluster:
         await _any(client).initialize()
+
+
+async def take_connection(pool: Any) -> Any:
+    """A connected connection of a client's pool, to be given back with ``release``.
+
+    redis-py 5.3 made ``get_connection``'s command name optional (and warns when one is
+    given); valkey-py and older redis-py still require it."""
+    if takes_no_command_name(pool):
+        return await pool.get_connection()
+    return await pool.get_connection("PING")
+
+
+_no_name_cache: dict[Any, bool] = {}
+
+
+def takes_no_command_name(pool: Any) -> bool:
+    """Whether ``pool.get_connection()`` is to be called without a command name (sync
+    and asyncio pools alike)."""
+    pool_class = type(pool)
+    known = _no_name_cache.get(pool_class)
+    if known is None:
+        try:
+            parameter = inspect.signature(pool_class.get_connection).parameters.get("command_name")
+            known = parameter is None or parameter.default is not inspect.Parameter.empty
+        except (TypeError, ValueError):
+            known = False
+        _no_name_cache[pool_class] = known
+    return known
+
+
+_untimed_cache: dict[type, float | None] = {}
+
+
+def untimed_read(connection: Any) -> float | None:
+    """The ``timeout`` that makes ``connection.read_response`` read without arming a
+    timer of its own (the caller bounds the reads itself), or None where none does.
+
+    redis-py arms one asyncio timeout per reply read (``socket_timeout``): a timer
+    scheduled and cancelled for every reply, about a third of what a pipelined command
+    costs the client. redis-py 8 reads with no timer of its own when given
+    ``timeout=math.inf``; earlier versions, and valkey-py, would arm a timer at infinity
+    instead, so they keep their own timeouts (None)."""
+    kind = type(connection)
+    if kind not in _untimed_cache:
+        try:
+            source = inspect.getsource(kind.read_response)
+        except (OSError, TypeError):
+            source = ""
+        _untimed_cache[kind] = math.inf if "timeout == math.inf" in source else None
+    return _untimed_cache[kind]
 
 
 def _any(client: RedisPyAsync) -> Any:

@@ -18,6 +18,17 @@ Each caller gets its own reply, or its own exception (a WRONGTYPE, a script erro
 ``NoScriptError``); a failure of the batch as a whole (the connection lost, a timeout)
 goes to exactly the callers of that batch.
 
+The exchange: on a cluster client, a redis-py cluster pipeline (split per node). On any
+other client (a plain or Sentinel-managed one) the batch runs on a connection of the
+client's own pool without a ``Pipeline`` object: packed and written at once, its replies
+read in order and passed through the client's response callbacks, under the connection's
+retry policy, as redis-py's pipeline does. One difference, which is the point: redis-py
+reads each reply of a pipeline under a timer of its own (``socket_timeout``), scheduled
+and cancelled once per reply, about a third of the client's CPU per pipelined command
+(bench/NOTES.md); here, where redis-py can read without one (redis-py 8), the replies of
+the batch are read under one deadline of ``socket_timeout`` for them all, so a batch
+whose replies take longer than that in all fails with a timeout (as a single reply would).
+
 Ordering: the commands of one batch go out in the order they were started. With
 ``max_in_flight=1`` (the default) batches are sent one after the other, so every command
 reaches Redis in the order it was started; a task that awaits each command before it
@@ -30,11 +41,14 @@ import asyncio
 import contextvars
 import copy
 import importlib
+import inspect
 from collections import deque
 from dataclasses import dataclass
 from typing import Any, TypeAlias, cast
 
+from . import compat
 from .clients import AsyncClient, RedisPyAsync, family_of
+from .wire import pack_commands
 
 __all__ = ["AutoPipeline"]
 
@@ -52,6 +66,12 @@ STATEFUL_COMMANDS = frozenset(
 )  # fmt: skip
 
 
+# The commands the store sends, known not to be stateful (a set lookup, not a check).
+PIPELINABLE = frozenset(
+    {"EVAL", "EVALSHA", "EXISTS", "GET", "HGETALL", "HMGET", "PTTL", "ZCARD", "ZSCORE"}
+)
+
+
 @dataclass(frozen=True, slots=True)
 class _Errors:
     """The exception classes of the client's library (redis-py's or valkey-py's: the same
@@ -64,6 +84,7 @@ class _Errors:
     refused: tuple[type[BaseException], ...]
     # ... except this one, which a cluster pipeline may raise after a first attempt.
     uncovered_slot: type[BaseException]
+    timeout: type[Exception]  # the library's TimeoutError (a read that took too long)
 
     @classmethod
     def of(cls, client: object) -> _Errors:
@@ -72,7 +93,13 @@ class _Errors:
         reply, uncovered = module.ResponseError, module.SlotNotCoveredError
         base = next(kind for kind in family.failures if issubclass(reply, kind))
         cluster = next(kind for kind in family.failures if issubclass(uncovered, kind))
-        return cls(cast("type[Exception]", base), reply, (module.DataError, cluster), uncovered)
+        return cls(
+            cast("type[Exception]", base),
+            reply,
+            (module.DataError, cluster),
+            uncovered,
+            module.TimeoutError,
+        )
 
 
 class _LoopState:
@@ -105,7 +132,11 @@ class AutoPipeline:
             raise ValueError("max_batch and max_in_flight must be at least 1")
         # A valkey-py client has redis-py's API: held under redis-py's types.
         self.client = cast("RedisPyAsync", client)
+        family = family_of(client)
         self._errors = _Errors.of(client)
+        # A cluster client routes per node through its own pipeline; any other exchanges
+        # on a connection of its pool (see the module's docstring).
+        self._direct = not family.is_cluster(client) and hasattr(client, "connection_pool")
         self.max_batch = max_batch
         # Never more batches out than the pool may open connections (redis-py's
         # ConnectionPool raises "Too many connections" beyond its max_connections).
@@ -117,11 +148,17 @@ class AutoPipeline:
 
     async def execute(self, args: tuple[Any, ...]) -> Any:
         """Runs one command (its name and arguments) in the next batch."""
+        return await self.submit(args)
+
+    def submit(self, args: tuple[Any, ...]) -> asyncio.Future[Any]:
+        """Queues one command for the next batch: the future of its reply (``execute``
+        without a coroutine of its own, for callers that await at once)."""
         if not args:
             raise ValueError("no command given")
-        name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
-        if name.upper() in STATEFUL_COMMANDS:
-            raise ValueError(f"{name} changes the connection's state: not auto-pipelined")
+        if args[0] not in PIPELINABLE:
+            name = args[0].decode() if isinstance(args[0], bytes) else str(args[0])
+            if name.upper() in STATEFUL_COMMANDS:
+                raise ValueError(f"{name} changes the connection's state: not auto-pipelined")
         loop = asyncio.get_running_loop()
         state = self._state
         if state is None or state.loop is not loop:
@@ -134,7 +171,7 @@ class AutoPipeline:
             state.flush_scheduled = True
             loop.call_soon(self._flush, state)
         # A cancelled caller cancels only this future: the batch's task drops its reply.
-        return await future
+        return future
 
     def _flush(self, state: _LoopState) -> None:
         state.flush_scheduled = False
@@ -201,13 +238,75 @@ class AutoPipeline:
                 _fail(future, self._errors.base("the auto-pipeline lost this command's reply"))
 
     async def _pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
-        # The pipeline takes one connection from the client's pool for the whole batch
-        # and gives it back (or drops it, if broken) whatever happens; error replies
-        # come back as exception objects in the list, in their commands' places.
+        # One connection from the client's pool for the whole batch, given back (or
+        # dropped, if broken) whatever happens; error replies come back as exception
+        # objects in the list, in their commands' places.
+        if self._direct:
+            return await self._exchange(commands)
         pipe = self.client.pipeline(transaction=False)
         for args in commands:
             pipe.execute_command(*args)
         return await pipe.execute(raise_on_error=False)
+
+    async def _exchange(self, commands: list[tuple[Any, ...]]) -> list[Any]:
+        """The batch on one connection of a plain client's pool: what redis-py's
+        ``Pipeline.execute(raise_on_error=False)`` does, without a timer per reply."""
+        pool: Any = _any(self.client).connection_pool  # not a cluster client: see _direct
+        connection = await compat.take_connection(pool)
+        try:
+            # Packing refuses what it cannot encode (DataError) before anything is sent.
+            packed = pack_commands(connection, commands)
+
+            async def fail(error: BaseException) -> None:
+                await connection.disconnect()  # reconnected by the next attempt
+
+            replies: list[Any] = await connection.retry.call_with_retry(
+                lambda: self._send_and_read(connection, packed, commands), fail
+            )
+            return replies
+        finally:
+            await pool.release(connection)
+
+    async def _send_and_read(
+        self, connection: Any, packed: list[bytes], commands: list[tuple[Any, ...]]
+    ) -> list[Any]:
+        await connection.send_packed_command(packed)  # connects and checks health first
+        untimed = compat.untimed_read(connection)
+        callbacks = self.client.response_callbacks
+        replies: list[Any] = []
+        try:
+            # One deadline for all the replies, where redis-py can read without a timer
+            # per reply; otherwise its own timeouts apply to each read, as they would.
+            async with asyncio.timeout(connection.socket_timeout if untimed else None):
+                for args in commands:
+                    try:
+                        if untimed:
+                            reply = await connection.read_response(timeout=untimed)
+                        else:
+                            reply = await connection.read_response()
+                    except self._errors.reply as error:
+                        replies.append(error)  # its own, as the parser made it
+                        continue
+                    callback = callbacks.get(args[0])
+                    if callback is not None:
+                        reply = callback(reply)
+                        if type(reply) not in PLAIN_REPLIES and inspect.isawaitable(reply):
+                            reply = await reply
+                    replies.append(reply)
+        except TimeoutError:  # the deadline (read_response dropped the connection)
+            raise self._errors.timeout(
+                f"Timeout reading {len(commands)} pipelined replies"
+            ) from None
+        return replies
+
+
+# What response callbacks return that is surely no awaitable (inspect.isawaitable is an
+# ABC check: dearer than the callback itself).
+PLAIN_REPLIES = frozenset({dict, list, bytes, str, int, bool, float, type(None)})
+
+
+def _any(client: object) -> Any:
+    return client
 
 
 def _fail(future: asyncio.Future[Any], error: BaseException) -> None:

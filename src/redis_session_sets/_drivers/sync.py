@@ -13,10 +13,21 @@ from itertools import chain
 from typing import Any, TypeVar, cast
 
 from .._engine.keys import MaxAge
-from .._engine.protocol import Batch, Command, Emit, Iteration, Operation, Request, ScriptCall
+from .._engine.protocol import (
+    Arg,
+    Batch,
+    Command,
+    Emit,
+    Iteration,
+    Operation,
+    Request,
+    ScriptCall,
+)
 from .._engine.types import SessionInfo
+from . import compat
 from .base import StoreBase, batch_replies, command_args, failure, unknown_scripts
 from .clients import RedisPySync, SyncClient
+from .wire import pack_commands
 
 T = TypeVar("T")
 
@@ -24,6 +35,10 @@ T = TypeVar("T")
 class Store(StoreBase):
     """Sessions in Redis, for sync code: a ``redis.Redis`` or ``redis.RedisCluster`` (or
     a Sentinel's ``master_for``), or valkey-py's ``valkey.Valkey`` / ``ValkeyCluster``."""
+
+    # Whether commands go straight onto a connection of the client's pool (``_command``):
+    # decided on first use.
+    _direct: bool | None = None
 
     def __init__(
         self,
@@ -82,18 +97,57 @@ class Store(StoreBase):
             if isinstance(request, Batch):
                 return self._send_batch(request)
             if isinstance(request, Command):
-                return self.client.execute_command(*request.args)  # type: ignore[no-untyped-call]
+                return self._command(request.args)
             script, keys, args = request.script, request.keys, request.args
             if script.sha in self._scripts_sent:
                 try:
-                    return self.client.evalsha(script.sha, len(keys), *keys, *args)
+                    return self._command(("EVALSHA", script.sha, len(keys), *keys, *args))
                 except self._family.no_script:
                     pass  # the server forgot it: a restart, a failover, SCRIPT FLUSH
-            reply = self.client.eval(script.source, len(keys), *keys, *args)
+            reply = self._command(("EVAL", script.source, len(keys), *keys, *args))
             self._scripts_sent.add(script.sha)
             return reply
         except self._family.failures as error:
             raise failure(request, error) from error
+
+    def _command(self, args: tuple[Arg, ...]) -> Any:
+        """One command, with its reply as ``client.execute_command`` returns it.
+
+        On a plain client (not a cluster, not a single-connection one) it goes straight
+        onto a connection of the client's pool, under the connection's retry policy and
+        through the client's response callbacks: what ``execute_command`` does, without
+        the rest of its path (its observability hooks, pool bookkeeping and argument
+        packing take about half of its CPU per command; bench/NOTES.md)."""
+        client: Any = self.client
+        direct = self._direct
+        if direct is None:
+            direct = self._direct = (
+                not self._cluster
+                and hasattr(client, "connection_pool")
+                and getattr(client, "connection", None) is None
+                # client-side caching wraps the connections: its own path serves it
+                and getattr(client.connection_pool, "cache", None) is None
+            )
+        if not direct:
+            return client.execute_command(*args)
+        pool = client.connection_pool
+        no_name = compat.takes_no_command_name(pool)
+        connection = pool.get_connection() if no_name else pool.get_connection(args[0])
+        try:
+            packed = pack_commands(connection, [args])  # DataError before anything is sent
+
+            def exchange() -> Any:
+                connection.send_packed_command(packed)  # connects and checks health first
+                return connection.read_response()  # raises an error reply (ResponseError)
+
+            def fail(error: BaseException) -> None:
+                connection.disconnect()  # reconnected by the next attempt
+
+            reply = connection.retry.call_with_retry(exchange, fail)
+        finally:
+            pool.release(connection)
+        callback = client.response_callbacks.get(args[0])
+        return reply if callback is None else callback(reply)
 
     def _pipeline(self, requests: list[Command | ScriptCall], source: bool) -> list[Any]:
         pipe = self.client.pipeline(transaction=False)

@@ -1,5 +1,9 @@
 """The per-request session as handlers see it: ``AsyncSession`` and ``Session``, two thin
-shells over one ``SessionState`` (see ``state``), differing only in ``await``."""
+shells over one ``SessionState`` (see ``state``), differing only in ``await``.
+
+The middlewares give every request a shell, and the shell makes its ``SessionState`` on
+first use: a request that never touches its session pays for one small object.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from .._engine.keys import MaxAge
-from .state import SessionState
+from .state import SessionFactory, SessionState
 
 if TYPE_CHECKING:
     from .._drivers.async_ import AsyncStore
@@ -17,11 +21,20 @@ if TYPE_CHECKING:
 class AsyncSession:
     """A request's session for async code (from ``SessionMiddleware``)."""
 
-    __slots__ = ("_state", "_store")
+    __slots__ = ("_factory", "_made", "_source", "_store")
 
-    def __init__(self, store: AsyncStore, state: SessionState) -> None:
+    def __init__(self, store: AsyncStore, factory: SessionFactory, source: Any) -> None:
         self._store = store
-        self._state = state
+        self._factory = factory
+        self._source = source  # the request's ASGI scope or WSGI environ
+        self._made: SessionState | None = None
+
+    @property
+    def _state(self) -> SessionState:
+        state = self._made
+        if state is None:
+            state = self._made = SessionState(self._factory, self._source)
+        return state
 
     @property
     def id(self) -> str:
@@ -87,11 +100,20 @@ class AsyncSession:
 class Session:
     """A request's session for sync code (from ``WSGISessionMiddleware``)."""
 
-    __slots__ = ("_state", "_store")
+    __slots__ = ("_factory", "_made", "_source", "_store")
 
-    def __init__(self, store: Store, state: SessionState) -> None:
+    def __init__(self, store: Store, factory: SessionFactory, source: Any) -> None:
         self._store = store
-        self._state = state
+        self._factory = factory
+        self._source = source  # the request's ASGI scope or WSGI environ
+        self._made: SessionState | None = None
+
+    @property
+    def _state(self) -> SessionState:
+        state = self._made
+        if state is None:
+            state = self._made = SessionState(self._factory, self._source)
+        return state
 
     @property
     def id(self) -> str:
@@ -150,3 +172,9 @@ class Session:
 
     def verify_csrf_token(self, token: object) -> bool:
         return self._store.run(self._state.verify_csrf_token(token))
+
+
+def state_if_made(session: AsyncSession | Session) -> SessionState | None:
+    """The session's state, or None if the handler never used the session (for the
+    middlewares: such a response needs neither a cookie nor ``Vary``)."""
+    return session._made

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
+from functools import lru_cache
 from typing import Any, Literal, TypeVar
 
 from .._engine.core import StoreCore
@@ -152,9 +153,7 @@ class SessionState:
         factory = self._factory
         https = factory.is_https(self._source)
         if self._cookie == "set" and self._token is not None:
-            return factory.cookie.set_cookie(
-                self._token, cookie_max_age(self._cookie_max_age_ms), https=https
-            )
+            return factory.set_cookie(self._token, cookie_max_age(self._cookie_max_age_ms), https)
         return factory.cookie.expire_cookie(https=https)
 
     # -- reading ---------------------------------------------------------------------
@@ -388,8 +387,16 @@ class SessionFactory:
         self.track = options.tracked()
         self._read_device = read_device
         self.cookie = options.cookie()
+        # A visitor's every write re-sends the same cookie line: remember the last ones
+        # (bounded, as the cookie settings remember their verdicts) rather than sign the
+        # token again (itsdangerous: two HMACs) on each write.
+        self._set_cookie = lru_cache(maxsize=4096)(self.cookie.set_cookie)
         self.csrf = CsrfTokens(options.secret_keys)
         self.touch_interval_ms = options.touch_interval_ms(core)
+
+    def set_cookie(self, token: str, max_age_seconds: int, https: bool) -> str:
+        """The ``Set-Cookie`` value that stores ``token`` (see ``CookieSettings``)."""
+        return self._set_cookie(token, max_age_seconds, https=https)
 
     def device(self, source: Any) -> Device:
         """The device facts ``track`` keeps, of the request ``source``."""

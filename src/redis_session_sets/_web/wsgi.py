@@ -17,8 +17,8 @@ from .access import SESSION_KEY
 from .cookies import SecretKeys, lists_cookie
 from .device import wsgi_device
 from .options import SessionOptions
-from .session import Session
-from .state import SessionFactory, SessionState
+from .session import Session, state_if_made
+from .state import SessionFactory
 
 Environ = dict[str, Any]
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -100,19 +100,20 @@ class WSGISessionMiddleware:
     def create_session(self, environ: Any) -> Session:
         """A session for a WSGI environ (or a request with ``.environ``) read from its
         cookie; the caller sends ``session.set_cookie_header()`` with its response."""
-        return Session(self.store, SessionState(self.factory, getattr(environ, "environ", environ)))
+        return Session(self.store, self.factory, getattr(environ, "environ", environ))
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
-        state = SessionState(self.factory, environ)
-        environ[SESSION_KEY] = Session(self.store, state)
+        session = environ[SESSION_KEY] = Session(self.store, self.factory, environ)
 
         def start_with_cookie(
             status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
         ) -> Callable[[bytes], object]:
-            line = state.set_cookie_header()
-            if line is not None:
-                headers = [*headers, ("Set-Cookie", line)]
-            if state.used:
+            # A session the handler never used sends no cookie and needs no Vary.
+            state = state_if_made(session)
+            if state is not None and state.used:
+                line = state.set_cookie_header()
+                if line is not None:
+                    headers = [*headers, ("Set-Cookie", line)]
                 headers = add_vary_cookie(headers)
             if exc_info is None:
                 return start_response(status, headers)

@@ -206,33 +206,3 @@ async def test_a_limit_above_one_page_keeps_the_most_recent_across_calls(
     assert set(ids[:300]).isdisjoint(live)
     ended = [s for s in ids if s not in live]
     assert {await store.end_reason(s) for s in ended} == {"limit"}
-
-
-async def test_an_undecodable_reason_among_concurrent_calls_fails_alone(
-    make_store: Callable[..., Any],
-) -> None:
-    """A lone surrogate (``json.loads('"\\ud800"')`` makes one from a visitor's JSON) in
-    a reason or a field name is a ValueError before anything is sent; in a value it is
-    stored, escaped. Auto-pipelining: the calls sent in the same loop iteration each get
-    their own result (an unencodable argument made the whole batch fail, every other
-    caller's command with it)."""
-    store = make_store(references=["user_id"])
-    ids = [store.create_session_id() for _ in range(5)]
-    await asyncio.gather(*(store.set(s, {"user_id": 1}) for s in ids))
-    results = await asyncio.gather(
-        store.delete(ids[0], reason="\ud800"),
-        store.set(ids[0], {"bad \udc80 name": 1}),
-        store.delete(ids[1], reason="ok"),
-        store.get(ids[2]),
-        store.set(ids[3], {"a": 1}),
-        store.set(ids[4], {"text": "lone \ud800 surrogate", "nested": {"\udfff": ["\ud83d"]}}),
-        return_exceptions=True,
-    )
-    assert isinstance(results[0], ValueError) and isinstance(results[1], ValueError)
-    assert list(results[2:]) == [True, {"user_id": 1}, None, None]
-    assert await store.end_reason(ids[1]) == "ok"
-    assert await store.get(ids[4], ["text", "nested"]) == {
-        "text": "lone \ud800 surrogate",
-        "nested": {"\udfff": ["\ud83d"]},
-    }
-    assert set(await store.sessions("user_id", 1)) == {ids[0], ids[2], ids[3], ids[4]}

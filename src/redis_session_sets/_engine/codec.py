@@ -27,16 +27,7 @@ def text(value: Any) -> str:
 
 def encode_value(field: str, value: Any) -> str:
     try:
-        encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        if not encoded.isascii():
-            try:
-                encoded.encode("utf-8")
-            except UnicodeEncodeError:
-                # A lone surrogate (json.loads of a visitor's "\ud800" makes one) is no
-                # UTF-8: escaped, as JSON allows, it round-trips. Unescaped it would fail
-                # in the client, and an auto-pipelined batch would fail whole.
-                encoded = json.dumps(value, separators=(",", ":"), allow_nan=False)
-        return encoded
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as error:
         raise type(error)(
             f"session field {field!r}: value cannot be JSON-encoded: {error}"

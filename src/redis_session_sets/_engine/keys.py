@@ -75,21 +75,7 @@ def check_field_name(name: object) -> str:
         raise ValueError(f"session field names must be 1-{MAX_FIELD_NAME} characters: {name!r}")
     if name.startswith(RESERVED):
         raise ValueError(f"session field {name!r} is reserved (names starting '__' are)")
-    check_utf8(name, "session field names")
     return name
-
-
-def check_utf8(value: str, what: str) -> None:
-    """A str sent to Redis must be UTF-8: one with a lone surrogate (``json.loads`` of
-    a visitor's ``"\\ud800"`` makes one) would fail when the client encodes it, where
-    an auto-pipelined batch fails whole, the other callers' commands with it."""
-    if not value.isascii():
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError(
-                f"{what} must be valid Unicode (no lone surrogate): {value!r}"
-            ) from None
 
 
 def check_reference_names(references: Iterable[str] | Mapping[str, Any]) -> tuple[str, ...]:
@@ -131,7 +117,6 @@ def check_reason(reason: object) -> str | None:
         raise TypeError(f"reason must be a str, not {type(reason).__name__}")
     if not 1 <= len(reason) <= MAX_REASON:
         raise ValueError(f"reason must be 1-{MAX_REASON} characters, not {len(reason)}")
-    check_utf8(reason, "reason")
     return reason
 
 

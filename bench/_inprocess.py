@@ -4,7 +4,8 @@ Each app is called directly (ASGI: ``await app(scope, receive, send)``; WSGI:
 ``app(environ, start_response)``), requests one after another, and the process's CPU
 time is divided by their number. No network stack, no second process and no neighbour
 on the machine sways this figure much, so it shows what the session layer itself costs
-(on /plain: the middleware's overhead, which the SPEC caps at 5 % of the bare app).
+(on /plain: the middleware's overhead, which the quality bars of docs/benchmarks.md cap
+at 5 % of the bare app).
 It includes the Redis client's work, not the Redis server's.
 """
 

@@ -294,7 +294,8 @@ def test_junk_cookies_are_no_session_without_redis(django_redis: redis.Redis, ju
 
 def test_a_cookie_sent_twice_is_no_session(django_redis: redis.Redis, user: Any) -> None:
     """Rule 4 of docs/design.md under Django too (redis_session_sets.django's
-    SessionMiddleware): which of two session cookies is real cannot be told (one may be planted from a subdomain)."""
+    SessionMiddleware): which of two session cookies is real cannot be told (one may be
+    planted from a subdomain)."""
     laptop = Client()
     login(laptop)
     assert laptop.get("/get/").json() != {}

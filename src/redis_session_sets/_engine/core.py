@@ -44,7 +44,6 @@ INFO_PAGE = 500
 # Within one call, TIME and the clock PTTL counts from may differ by a little: an expiry
 # read back from a TTL is trusted to this many ms (lib.lua, covered).
 JITTER_MS = 1000
-
 INT64 = 2**63
 
 

@@ -19,7 +19,8 @@ from .protocol import Arg, Emit, Iteration, Operation, done
 from .types import SessionInfo
 
 # A session script's status when the write is done but an index may still be over its
-# limit (bigger than the members one call examines): limit.lua continues until done.
+# limit (more members than one call examines, or more to end than one call ends):
+# limit.lua continues until done.
 OVER_LIMIT = 2
 # The most index members one limit check examines per call (lib.lua, enforce_limit; and
 # cluster.enforce_limit per round).

@@ -10,6 +10,6 @@ local id = id_of(key)
 local created, old = open_session(key, id, now)
 if not created then return session_reply(0, 0, old, no_values(), false) end
 destroy(key, id, old, now)
-if ARGV[1] then redis.call('SET', PREFIX .. ':e:{' .. id .. '}', ARGV[1], 'PX', ENDTTL) end
+if ARGV[1] then keep_reason(id, ARGV[1]) end
 redis.call('PUBLISH', PREFIX .. ':ended', id)
 return session_reply(1, 0, old, no_values(), now)

@@ -14,8 +14,6 @@ local state = member_state(ARGV[1], ARGV[2], id, now)
 if state == 'stale' then return { 0, 0, no_values(), no_values(), false } end
 local old = ref_values(key)
 destroy(key, id, old, now)
-if state == 'live' and ARGV[3] ~= '' then
-  redis.call('SET', PREFIX .. ':e:{' .. id .. '}', ARGV[3], 'PX', ENDTTL)
-end
+if state == 'live' and ARGV[3] ~= '' then keep_reason(id, ARGV[3]) end
 redis.call('PUBLISH', PREFIX .. ':ended', id)
 return { state == 'live' and 1 or 2, 0, old, no_values(), now }

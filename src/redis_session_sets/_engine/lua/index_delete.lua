@@ -29,7 +29,7 @@ for _, id in ipairs(redis.call('ZRANGE', index, 0, batch + #ARGV - 5)) do
       ended[#ended + 1] = id
       if state == 'live' then
         deleted = deleted + 1
-        if reason ~= '' then redis.call('SET', PREFIX .. ':e:{' .. id .. '}', reason, 'PX', ENDTTL) end
+        if reason ~= '' then keep_reason(id, reason) end
       end
     end
     gone[#gone + 1] = id

@@ -305,11 +305,17 @@ local function sort_members(field, value, page, now)
   return live, gone
 end
 
--- Ends the session `id` met in an index (it was checked live): deletes it, keeps the
--- reason at PREFIX:e:{id} for ENDTTL ms. The caller publishes the ended ids.
+-- Keeps why the session `id` was ended at PREFIX:e:{id}, for ENDTTL ms (the key shares
+-- the session's hash tag: its slot on a cluster).
+local function keep_reason(id, reason)
+  redis.call('SET', PREFIX .. ':e:{' .. id .. '}', reason, 'PX', ENDTTL)
+end
+
+-- Ends the session `id` met in an index (it was checked live): deletes it and keeps the
+-- reason. The caller publishes the ended ids.
 local function end_session(id, reason, now)
   destroy_by_id(id, now)
-  redis.call('SET', PREFIX .. ':e:{' .. id .. '}', reason, 'PX', ENDTTL)
+  keep_reason(id, reason)
 end
 
 -- A limit (docs/design.md, "Limits"): the index of REFS[position] = value holds at most
@@ -324,7 +330,7 @@ end
 -- ended ids go to `ended`.
 local function enforce_limit(position, value, writer, now, ended)
   local limit = LIMITS[position]
-  local index = PREFIX .. ':r:' .. REFS[position] .. ':{' .. value .. '}'
+  local index = ref_key(REFS[position], value)
   local card = redis.call('ZCARD', index)
   if card <= limit then return false end
   -- (More than LIMIT_ENDS to end, likewise: a limit lowered, not a sign-in's one or two.)

@@ -180,20 +180,9 @@ def enforce_limit(core: StoreCore, field_name: str, value: str, writer: str) -> 
         excess = total - limit
         victims = others[: max(excess, 0)]
         if victims:
-            replies = yield Batch(
-                tuple(
-                    core.script_call(
-                        "delete_member", (core.session_key(session_id),), field_name, value, "limit"
-                    )
-                    for session_id in victims
-                )
-            )
-            changes = IndexChanges(core)
-            for session_id, reply in zip(victims, replies, strict=True):
-                if int(reply[0]) != 0:
-                    changes.reindex(session_id, session_id, reply, int(reply[4]))
-                    if counted is not None:
-                        counted -= 1
+            statuses, changes = yield from delete_members(core, field_name, value, victims, "limit")
+            if counted is not None:
+                counted -= sum(status != 0 for status in statuses)
             batch = changes.batch()
             if batch is not None:
                 yield batch
@@ -350,6 +339,29 @@ def pages(core: StoreCore, field_name: str, value: str, batch_size: int) -> Iter
             return
 
 
+def delete_members(
+    core: StoreCore, field_name: str, value: str, ids: list[str], reason: str
+) -> Operation[tuple[list[int], IndexChanges]]:
+    """Deletes the sessions ``ids`` met in the index of ``(field_name, value)``, each only
+    if it still holds the value (delete_member.lua: checked and deleted atomically in its
+    slot), leaving ``reason`` ('' = none). Returns each one's status (1 deleted, 2 deleted
+    as past the absolute max age, 0 stale: nothing deleted) and the index updates that
+    follow the deletions, for the caller to send."""
+    changes = IndexChanges(core)
+    if not ids:
+        return [], changes
+    requests = tuple(
+        core.script_call("delete_member", (core.session_key(i),), field_name, value, reason)
+        for i in ids
+    )
+    replies = yield Batch(requests)
+    statuses = [int(reply[0]) for reply in replies]
+    for session_id, status, reply in zip(ids, statuses, replies, strict=True):
+        if status != 0:
+            changes.reindex(session_id, session_id, reply, int(reply[4]))
+    return statuses, changes
+
+
 def delete_all(
     core: StoreCore,
     field_name: str,
@@ -370,32 +382,10 @@ def delete_all(
         if not members:
             return total
         valid, stale = _split(core, members)
-        replies = (
-            (
-                yield Batch(
-                    tuple(
-                        core.script_call(
-                            "delete_member",
-                            (core.session_key(session_id),),
-                            field_name,
-                            value,
-                            reason,
-                        )
-                        for session_id, _ in valid
-                    )
-                )
-            )
-            if valid
-            else []
-        )
-        changes = IndexChanges(core)
-        for member, reply in zip(valid, replies, strict=True):
-            status = int(reply[0])
-            total += status == 1
-            if status == 0:
-                stale.append(member)
-            else:
-                changes.reindex(member[0], member[0], reply, int(reply[4]))
+        ids = [session_id for session_id, _ in valid]
+        statuses, changes = yield from delete_members(core, field_name, value, ids, reason)
+        total += statuses.count(1)
+        stale += [member for member, status in zip(valid, statuses, strict=True) if status == 0]
         for session_id, score in stale:
             changes.remove(field_name, value, session_id, int(score) + 1)
         batch = changes.batch()

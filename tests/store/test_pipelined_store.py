@@ -117,6 +117,43 @@ async def test_failing_operations_fail_alone_in_a_batch(client: Any, raw: redis.
     assert await store.get(good) == {"n": 3, "x": 1}
 
 
+async def test_text_that_is_no_unicode_fails_alone_in_a_batch(
+    client: Any, raw: redis.Redis
+) -> None:
+    """A lone surrogate (``json.loads('"\\ud800"')`` makes one from a visitor's JSON) in
+    a reason, a field name, a value or a reference value is a ValueError before anything
+    is sent. Raised in the client while it encoded the batch, it failed every other call
+    sent in the same loop iteration."""
+    store = AsyncStore(client, references=REFS)
+    ids = [store.create_session_id() for _ in range(4)]
+    await asyncio.gather(*(store.set(s, {"user_id": 1}) for s in ids))
+    before = {key: raw.dump(key) for key in raw.keys("*")}
+    bad_calls = [
+        store.delete(ids[0], reason="\ud800"),
+        store.set(ids[0], {"bad \udc80 name": 1}),
+        store.set(ids[0], {"text": "lone \ud800 surrogate"}),
+        store.set(ids[0], {"nested": {"\udfff": ["\ud83d"]}}),
+        store.set(ids[0], {"user_id": "\udfff"}),
+        store.update(ids[0], unset=["\ud800"]),
+        store.get(ids[0], ["\ud800"]),
+        store.delete_all("user_id", "\ud800"),
+    ]
+    results = await asyncio.gather(
+        *bad_calls,
+        store.delete(ids[1], reason="ok"),
+        store.get(ids[2]),
+        store.set(ids[3], {"a": "é"}),
+        return_exceptions=True,
+    )
+    bad, good = results[: len(bad_calls)], results[len(bad_calls) :]
+    assert all(isinstance(result, ValueError) for result in bad), bad
+    assert good == [True, {"user_id": 1}, None]
+    assert await store.end_reason(ids[1]) == "ok"
+    assert await store.get(ids[0]) == {"user_id": 1}
+    assert raw.dump(f"rss:s:{{{ids[0]}}}") == before[f"rss:s:{{{ids[0]}}}".encode()]
+    assert set(await store.sessions("user_id", 1)) == {ids[0], ids[2], ids[3]}
+
+
 async def test_script_flush_before_a_burst(client: Any, raw: redis.Redis) -> None:
     store = AsyncStore(client, references=REFS)
     ids = [store.create_session_id() for _ in range(30)]

@@ -27,7 +27,17 @@ def text(value: Any) -> str:
 
 def encode_value(field: str, value: Any) -> str:
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        if not encoded.isascii():
+            # A lone surrogate ("\ud800", as json.loads of a visitor's JSON can make) is
+            # no UTF-8: refused here, as in field names, rather than failing in the
+            # client, where an auto-pipelined batch would fail whole.
+            encoded.encode("utf-8")
+        return encoded
+    except UnicodeEncodeError:
+        raise ValueError(
+            f"session field {field!r}: value must be valid Unicode (no lone surrogate)"
+        ) from None
     except (TypeError, ValueError) as error:
         raise type(error)(
             f"session field {field!r}: value cannot be JSON-encoded: {error}"

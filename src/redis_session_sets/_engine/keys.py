@@ -75,7 +75,20 @@ def check_field_name(name: object) -> str:
         raise ValueError(f"session field names must be 1-{MAX_FIELD_NAME} characters: {name!r}")
     if name.startswith(RESERVED):
         raise ValueError(f"session field {name!r} is reserved (names starting '__' are)")
+    check_unicode(name, "session field names")
     return name
+
+
+def check_unicode(value: str, what: str) -> None:
+    """Text sent to Redis must encode as UTF-8. A lone surrogate (``json.loads`` of a
+    visitor's ``"\\ud800"`` makes one) would fail only when the client encodes the
+    command, and with auto-pipelining that failure would be the whole batch's, the
+    other callers' commands with it: refused here, before anything is sent."""
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{what} must be valid Unicode (no lone surrogate): {value!r}") from None
 
 
 def check_reference_names(references: Iterable[str] | Mapping[str, Any]) -> tuple[str, ...]:
@@ -101,6 +114,7 @@ def index_value(field: str, value: object) -> str:
     # The plain text of the value, as JSON stores it and the scripts index it: str()
     # of a subclass may differ (a `class Role(str, Enum)` member gives "Role.ADMIN").
     indexed = str.__str__(value) if isinstance(value, str) else int.__repr__(value)
+    check_unicode(indexed, f"reference field {field!r}: values")
     if len(indexed.encode("utf-8")) > MAX_REFERENCE_VALUE_BYTES:
         raise ValueError(f"reference field {field!r}: value over {MAX_REFERENCE_VALUE_BYTES} bytes")
     return indexed
@@ -117,6 +131,7 @@ def check_reason(reason: object) -> str | None:
         raise TypeError(f"reason must be a str, not {type(reason).__name__}")
     if not 1 <= len(reason) <= MAX_REASON:
         raise ValueError(f"reason must be 1-{MAX_REASON} characters, not {len(reason)}")
+    check_unicode(reason, "reason")
     return reason
 
 

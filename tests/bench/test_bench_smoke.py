@@ -43,3 +43,12 @@ def test_smoke_run_of_the_whole_suite(tmp_path: Path) -> None:
     assert all(usec > 0 for usec in cpu["usec_per_call"].values())
     text = output.read_text()
     assert "## Web" in text and "## delete_all" in text and "## Redis CPU" in text
+
+
+def test_smoke_run_of_bench_concurrent(capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.concurrent import main as concurrent
+
+    concurrent(["/read", "ours_asgi", "--processes", "1", "--tasks", "2", "--requests", "5",
+                "--rounds", "1"])  # fmt: skip
+    figure = capsys.readouterr().out.splitlines()[-1]
+    assert figure.startswith("  ours_asgi: median ") and float(figure.split()[2]) > 0

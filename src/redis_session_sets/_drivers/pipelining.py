@@ -234,8 +234,11 @@ class AutoPipeline:
                     future.set_result(reply)
         finally:
             # Whatever went wrong above, no caller of this batch is left waiting forever.
+            # (The error is made only for such a caller: an exception per command was
+            # ~0.7 us of every reply.)
             for _, future in batch:
-                _fail(future, self._errors.base("the auto-pipeline lost this command's reply"))
+                if not future.done():
+                    _fail(future, self._errors.base("the auto-pipeline lost this command's reply"))
 
     async def _pipeline(self, commands: list[tuple[Any, ...]]) -> list[Any]:
         # One connection from the client's pool for the whole batch, given back (or
@@ -273,6 +276,11 @@ class AutoPipeline:
         await connection.send_packed_command(packed)  # connects and checks health first
         untimed = compat.untimed_read(connection)
         callbacks = self.client.response_callbacks
+        # The client's callbacks are a case-insensitive dict (a Python-level lookup that
+        # upper-cases the name): looked up once per command name and batch, so a batch of
+        # one kind of command pays for one lookup, and a callback changed meanwhile
+        # applies from the next batch on.
+        seen: dict[Any, Any] = {}
         replies: list[Any] = []
         try:
             # One deadline for all the replies, where redis-py can read without a timer
@@ -287,7 +295,11 @@ class AutoPipeline:
                     except self._errors.reply as error:
                         replies.append(error)  # its own, as the parser made it
                         continue
-                    callback = callbacks.get(args[0])
+                    name = args[0]
+                    try:
+                        callback = seen[name]
+                    except KeyError:
+                        callback = seen[name] = callbacks.get(name)
                     if callback is not None:
                         reply = callback(reply)
                         if type(reply) not in PLAIN_REPLIES and inspect.isawaitable(reply):

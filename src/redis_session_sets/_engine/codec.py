@@ -17,7 +17,10 @@ import json.scanner
 from datetime import UTC, datetime
 from typing import Any
 
+from .keys import TOUCHED_FIELD as TOUCHED
 from .types import SessionInfo
+
+TOUCHED_BYTES = TOUCHED.encode()
 
 
 def text(value: Any) -> str:
@@ -74,12 +77,25 @@ def decode_value(raw: Any) -> Any:
 
 def decode_pairs(reply: Any) -> dict[str, Any]:
     """A hash reply (a dict, or a flat field/value list) as the user's fields."""
-    items = reply.items() if isinstance(reply, dict) else zip(reply[::2], reply[1::2], strict=True)
+    return decode_hash(reply)[0]
+
+
+def decode_hash(reply: Any) -> tuple[dict[str, Any], Any]:
+    """A hash reply (a dict, or a flat field/value list) as the user's fields and the
+    raw ``__touched`` (None when absent), in one pass: the read of every request that
+    uses its session goes through here."""
+    items = reply.items() if type(reply) is dict else zip(reply[::2], reply[1::2], strict=True)
     fields = {}
+    touched = None
     for name, raw in items:
-        if name[:2] not in (b"__", "__"):  # bytes or str, without decoding the reserved ones
+        if name[:2] in (b"__", "__"):  # bytes or str, without decoding the reserved ones
+            if name in (TOUCHED, TOUCHED_BYTES):
+                touched = raw
+        elif type(name) is bytes:
+            fields[name.decode("utf-8", "replace")] = decode_value(raw)
+        else:
             fields[text(name)] = decode_value(raw)
-    return fields
+    return fields, touched
 
 
 def from_ms(ms: int) -> datetime:

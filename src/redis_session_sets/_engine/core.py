@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 from . import keys
-from .codec import decode_pairs, decode_value, encode_value, session_info, text
+from .codec import decode_hash, decode_pairs, decode_value, encode_value, session_info, text
 from .keys import (
     CREATED_FIELD,
     TOUCHED_FIELD,
@@ -469,13 +469,11 @@ class StoreCore:
             else:
                 values = yield Command(("HMGET", key, *meta))
                 raw = {n: v for n, v in zip(meta, values, strict=True) if v is not None}
-            items = raw.items() if isinstance(raw, dict) else zip(raw[::2], raw[1::2], strict=True)
-            pairs = {text(name): value for name, value in items}
-            touched = pairs.get(TOUCHED_FIELD)
+            values, touched = decode_hash(raw)
             return SessionRead(
-                exists=bool(pairs),
-                values=decode_pairs(pairs),
-                touched_ms=int(text(touched)) if touched is not None else None,
+                exists=bool(raw),
+                values=values,
+                touched_ms=int(touched) if touched is not None else None,
             )
 
         return run()

@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from itsdangerous import BadSignature, Signer
 
-from .tokens import is_token
+from .tokens import is_token, session_id_for
 
 # Browsers keep cookies up to 4096 bytes; anything larger is not ours.
 MAX_COOKIE_BYTES = 4096
@@ -107,7 +107,9 @@ class CookieSettings:
     path: str = "/"
     _signer: Signer | None = field(init=False, repr=False, compare=False, default=None)
     _same_site: str | None = field(init=False, repr=False, compare=False, default=None)
-    _verified: Callable[[str], str | None] = field(init=False, repr=False, compare=False)
+    _verified: Callable[[str], tuple[str, str] | None] = field(
+        init=False, repr=False, compare=False
+    )
 
     def __post_init__(self) -> None:
         if not isinstance(self.cookie_name, str) or not COOKIE_NAME.fullmatch(self.cookie_name):
@@ -133,8 +135,9 @@ class CookieSettings:
             same_site = SAME_SITE[self.same_site.lower()]
         object.__setattr__(self, "_same_site", same_site)
         # A browser sends the same cookie on every request: remember the last verdicts
-        # (bounded) rather than recompute an HMAC each time. The keys never change.
-        object.__setattr__(self, "_verified", lru_cache(maxsize=4096)(self.unsign))
+        # and the ids they name (bounded) rather than recompute an HMAC and a SHA-256
+        # each time. The keys never change.
+        object.__setattr__(self, "_verified", lru_cache(maxsize=4096)(self._identify))
         for name in ("domain", "path"):
             value = getattr(self, name)
             if value is not None and (not isinstance(value, str) or not ATTRIBUTE.fullmatch(value)):
@@ -147,8 +150,18 @@ class CookieSettings:
 
     def token_from_header(self, header: str | bytes | None) -> str | None:
         """The verified token carried by a ``Cookie`` header, or None ("no session")."""
+        found = self.identity_from_header(header)
+        return None if found is None else found[0]
+
+    def identity_from_header(self, header: str | bytes | None) -> tuple[str, str] | None:
+        """The verified token carried by a ``Cookie`` header and the session id it names
+        (``tokens.session_id_for``), or None ("no session")."""
         value = cookie_value(header, self.cookie_name)
         return None if value is None else self._verified(value)
+
+    def _identify(self, value: str) -> tuple[str, str] | None:
+        token = self.unsign(value)
+        return None if token is None else (token, session_id_for(token))
 
     def unsign(self, value: str) -> str | None:
         """The token of a cookie value, or None when it is not a valid (signed) token."""

@@ -87,9 +87,10 @@ class SessionState:
         if not self._loaded:
             self._loaded = True
             factory = self._factory
-            token = factory.cookie.token_from_header(factory.read_header(self._source))
-            if token is not None:
-                self._token, self._id, self._fresh = token, session_id_for(token), False
+            found = factory.cookie.identity_from_header(factory.read_header(self._source))
+            if found is not None:
+                self._token, self._id = found
+                self._fresh = False
                 self._cookie_id = self._id
 
     def _switch(self, token: str) -> str:

@@ -279,6 +279,36 @@ async def test_a_killed_connection_is_retried_as_the_client_is_configured(
     await client.aclose()
 
 
+async def test_a_retried_batch_sends_again_only_the_commands_left_unanswered(
+    raw: redis.Redis, redis_server: RedisServer, client_library: str, errors: Any
+) -> None:
+    """The INCR before the held BLPOP was answered when the connection was killed: the
+    retry must not run it again (``client.execute_command`` would not: its reply came).
+    The BLPOP and the GET after it had no reply, so they go out again, as they would."""
+    client = clients.async_client(
+        client_library,
+        port=redis_server.port,
+        retry=clients.async_retry(client_library, 3),
+        retry_on_error=[errors.ConnectionError],
+    )
+    pipe = AutoPipeline(client)
+    incr = asyncio.ensure_future(pipe.execute(("INCR", "n")))
+    gate = asyncio.ensure_future(pipe.execute(("BLPOP", "gate", 0)))
+    after = asyncio.ensure_future(pipe.execute(("GET", "n")))
+    await hold_batch(raw)  # INCR has run and its reply is on its way (or read)
+    killed = blocked_clients(raw)[0]["id"]
+    raw.client_kill_filter(_id=killed)
+
+    async def blocked_again() -> bool:
+        return [c["id"] for c in blocked_clients(raw)] not in ([], [killed])
+
+    await wait_until(blocked_again, "the retried batch to block again")
+    raw.rpush("gate", "open")
+    assert (await incr, list(await gate), await after) == (1, [b"gate", b"open"], b"1")
+    assert raw.get("n") == b"1"
+    await client.aclose()
+
+
 async def test_a_server_restart_fails_the_batch_in_flight_then_recovers(
     client_library: str, errors: Any, no_retry: Any
 ) -> None:

@@ -256,24 +256,36 @@ class AutoPipeline:
         try:
             # Packing refuses what it cannot encode (DataError) before anything is sent.
             packed = pack_commands(connection, commands)
+            # The replies read so far, kept across attempts: a retry sends only the commands
+            # whose replies did not come (a command answered ran once, and redis-py's
+            # execute_command would not send it again: no INCR applied twice).
+            replies: list[Any] = []
+
+            async def attempt() -> list[Any]:
+                rest = commands[len(replies) :]
+                again = pack_commands(connection, rest) if replies else packed
+                await self._send_and_read(connection, again, rest, replies)
+                return replies
 
             async def fail(error: BaseException) -> None:
                 await connection.disconnect()  # reconnected by the next attempt
 
-            replies: list[Any] = await connection.retry.call_with_retry(
-                lambda: self._send_and_read(connection, packed, commands), fail
-            )
-            return replies
+            result: list[Any] = await connection.retry.call_with_retry(attempt, fail)
+            return result
         finally:
             await pool.release(connection)
 
     async def _send_and_read(
-        self, connection: Any, packed: list[bytes], commands: list[tuple[Any, ...]]
-    ) -> list[Any]:
+        self,
+        connection: Any,
+        packed: list[bytes],
+        commands: list[tuple[Any, ...]],
+        replies: list[Any],
+    ) -> None:
+        """Sends the commands and appends their replies to ``replies`` as they come."""
         await connection.send_packed_command(packed)  # connects and checks health first
         untimed = compat.untimed_read(connection)
         callbacks = self.client.response_callbacks
-        replies: list[Any] = []
         try:
             # One deadline for all the replies, where redis-py can read without a timer
             # per reply; otherwise its own timeouts apply to each read, as they would.
@@ -297,7 +309,6 @@ class AutoPipeline:
             raise self._errors.timeout(
                 f"Timeout reading {len(commands)} pipelined replies"
             ) from None
-        return replies
 
 
 # What response callbacks return that is surely no awaitable (inspect.isawaitable is an

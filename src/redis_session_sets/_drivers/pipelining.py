@@ -286,6 +286,12 @@ class AutoPipeline:
         await connection.send_packed_command(packed)  # connects and checks health first
         untimed = compat.untimed_read(connection)
         callbacks = self.client.response_callbacks
+        # A client that decodes replies gets them read as bytes and decoded here: a reply
+        # that is no text in its encoding (bytes some other program stored) fails its own
+        # command alone, where the parser's decoding would drop the connection with the
+        # replies of the rest of the batch unread.
+        encoder = connection.encoder
+        raw = bool(encoder.decode_responses)
         try:
             # One deadline for all the replies, where redis-py can read without a timer
             # per reply; otherwise its own timeouts apply to each read, as they would.
@@ -293,11 +299,16 @@ class AutoPipeline:
                 for args in commands:
                     try:
                         if untimed:
-                            reply = await connection.read_response(timeout=untimed)
+                            reply = await connection.read_response(raw, untimed)
                         else:
-                            reply = await connection.read_response()
+                            reply = await connection.read_response(raw)
+                        if raw:
+                            reply = _decoded(reply, encoder.decode)
                     except self._errors.reply as error:
                         replies.append(error)  # its own, as the parser made it
+                        continue
+                    except UnicodeDecodeError as error:
+                        replies.append(error)  # its own: the connection is in step
                         continue
                     callback = callbacks.get(args[0])
                     if callback is not None:
@@ -318,6 +329,20 @@ PLAIN_REPLIES = frozenset({dict, list, bytes, str, int, bool, float, type(None)}
 
 def _any(client: object) -> Any:
     return client
+
+
+def _decoded(reply: Any, decode: Any) -> Any:
+    """A reply read as bytes, decoded as the client's parser would have decoded it."""
+    kind = type(reply)
+    if kind is bytes:
+        return decode(reply)
+    if kind is list:
+        return [_decoded(item, decode) for item in reply]
+    if kind is dict:
+        return {_decoded(k, decode): _decoded(v, decode) for k, v in reply.items()}
+    if kind is set:
+        return {_decoded(item, decode) for item in reply}
+    return reply
 
 
 def _fail(future: asyncio.Future[Any], error: BaseException) -> None:

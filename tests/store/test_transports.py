@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import shutil
+import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -245,3 +246,38 @@ def _no_name(pool: Any) -> bool:
     from redis_session_sets._drivers.compat import takes_no_command_name
 
     return takes_no_command_name(pool)
+
+
+class Interrupted(Exception):
+    """What a worker's own timeout raises in the middle of a call (a signal handler)."""
+
+
+@pytest.mark.skipif(not hasattr(signal, "setitimer"), reason="needs signal.setitimer")
+def test_a_sync_call_interrupted_mid_read_leaves_no_reply_behind(
+    raw: redis.Redis, redis_server: RedisServer, client_library: str
+) -> None:
+    """A sync worker whose request is interrupted while the Store waits for a reply (the
+    server paused): the connection is dropped, not pooled with that reply still to come,
+    so the next call on the pool (of one connection) gets its own reply."""
+    client = clients.sync_client(client_library, port=redis_server.port, max_connections=1)
+    store = Store(client)
+    first, second = store.create_session_id(), store.create_session_id()
+    store.set(first, {"who": "first"})
+    store.set(second, {"who": "second"})
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise Interrupted
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    try:
+        raw.client_pause(1000, all=True)
+        signal.setitimer(signal.ITIMER_REAL, 0.3)
+        with pytest.raises(Interrupted):
+            store.get(first)  # sent; its reply would come when the pause ends
+        raw.ping()  # the pause is over: the first reply would be on its way now
+        assert store.get(second) == {"who": "second"}
+        assert store.get(first) == {"who": "first"}
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+        client.close()

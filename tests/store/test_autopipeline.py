@@ -163,6 +163,34 @@ async def test_an_argument_the_client_cannot_encode_fails_alone(
     assert raw.get("k19") == b"19" and not raw.exists("bad")
 
 
+async def test_a_reply_the_client_cannot_decode_fails_alone(
+    raw: redis.Redis, redis_server: RedisServer, client_library: str
+) -> None:
+    """With decode_responses, bytes that are no UTF-8 (stored by some other program) fail
+    the one command that read them with UnicodeDecodeError, as client.execute_command
+    would; the replies around it, and the next batches on the connection, are right."""
+    raw.set("bad", b"\xff\xfe")
+    raw.hset("h", mapping={"f": "ü"})
+    raw.hset("bad-hash", mapping={"f": b"\xff"})
+    client = clients.async_client(client_library, port=redis_server.port, decode_responses=True)
+    try:
+        pipe = AutoPipeline(client)
+        commands: list[tuple[Any, ...]] = []
+        for i in range(5):
+            commands += [("SET", f"k{i}", f"v{i}"), ("GET", "bad"), ("HGETALL", "h")]
+            commands += [("HGETALL", "bad-hash"), ("GET", f"k{i}")]
+        results = await asyncio.gather(*(pipe.execute(c) for c in commands), return_exceptions=True)
+        for i in range(5):
+            ok, bad, text, bad_hash, value = results[5 * i : 5 * i + 5]
+            assert (ok, text, value) == (True, {"f": "ü"}, f"v{i}")
+            assert isinstance(bad, UnicodeDecodeError)
+            assert isinstance(bad_hash, UnicodeDecodeError)
+        again = await asyncio.gather(*(pipe.execute(("GET", f"k{i}")) for i in range(5)))
+        assert again == [f"v{i}" for i in range(5)]
+    finally:
+        await client.aclose()
+
+
 async def test_order_of_commands_is_kept(raw: redis.Redis, client: Any) -> None:
     pipe = AutoPipeline(client, max_batch=7)  # many batches
 
@@ -276,6 +304,36 @@ async def test_a_killed_connection_is_retried_as_the_client_is_configured(
     raw.rpush("gate", "open")
     assert list(await gate) == [b"gate", b"open"]
     assert await asyncio.gather(*callers) == [b"v"] * 10
+    await client.aclose()
+
+
+async def test_a_retried_batch_sends_again_only_the_commands_left_unanswered(
+    raw: redis.Redis, redis_server: RedisServer, client_library: str, errors: Any
+) -> None:
+    """The INCR before the held BLPOP was answered when the connection was killed: the
+    retry must not run it again (``client.execute_command`` would not: its reply came).
+    The BLPOP and the GET after it had no reply, so they go out again, as they would."""
+    client = clients.async_client(
+        client_library,
+        port=redis_server.port,
+        retry=clients.async_retry(client_library, 3),
+        retry_on_error=[errors.ConnectionError],
+    )
+    pipe = AutoPipeline(client)
+    incr = asyncio.ensure_future(pipe.execute(("INCR", "n")))
+    gate = asyncio.ensure_future(pipe.execute(("BLPOP", "gate", 0)))
+    after = asyncio.ensure_future(pipe.execute(("GET", "n")))
+    await hold_batch(raw)  # INCR has run and its reply is on its way (or read)
+    killed = blocked_clients(raw)[0]["id"]
+    raw.client_kill_filter(_id=killed)
+
+    async def blocked_again() -> bool:
+        return [c["id"] for c in blocked_clients(raw)] not in ([], [killed])
+
+    await wait_until(blocked_again, "the retried batch to block again")
+    raw.rpush("gate", "open")
+    assert (await incr, list(await gate), await after) == (1, [b"gate", b"open"], b"1")
+    assert raw.get("n") == b"1"
     await client.aclose()
 
 

@@ -259,20 +259,33 @@ class AutoPipeline:
         try:
             # Packing refuses what it cannot encode (DataError) before anything is sent.
             packed = pack_commands(connection, commands)
+            # The replies read so far, kept across attempts: a retry sends only the commands
+            # whose replies did not come (a command answered ran once, and redis-py's
+            # execute_command would not send it again: no INCR applied twice).
+            replies: list[Any] = []
+
+            async def attempt() -> list[Any]:
+                rest = commands[len(replies) :]
+                again = pack_commands(connection, rest) if replies else packed
+                await self._send_and_read(connection, again, rest, replies)
+                return replies
 
             async def fail(error: BaseException) -> None:
                 await connection.disconnect()  # reconnected by the next attempt
 
-            replies: list[Any] = await connection.retry.call_with_retry(
-                lambda: self._send_and_read(connection, packed, commands), fail
-            )
-            return replies
+            result: list[Any] = await connection.retry.call_with_retry(attempt, fail)
+            return result
         finally:
             await pool.release(connection)
 
     async def _send_and_read(
-        self, connection: Any, packed: list[bytes], commands: list[tuple[Any, ...]]
-    ) -> list[Any]:
+        self,
+        connection: Any,
+        packed: list[bytes],
+        commands: list[tuple[Any, ...]],
+        replies: list[Any],
+    ) -> None:
+        """Sends the commands and appends their replies to ``replies`` as they come."""
         await connection.send_packed_command(packed)  # connects and checks health first
         untimed = compat.untimed_read(connection)
         callbacks = self.client.response_callbacks
@@ -281,7 +294,12 @@ class AutoPipeline:
         # one kind of command pays for one lookup, and a callback changed meanwhile
         # applies from the next batch on.
         seen: dict[Any, Any] = {}
-        replies: list[Any] = []
+        # A client that decodes replies gets them read as bytes and decoded here: a reply
+        # that is no text in its encoding (bytes some other program stored) fails its own
+        # command alone, where the parser's decoding would drop the connection with the
+        # replies of the rest of the batch unread.
+        encoder = connection.encoder
+        raw = bool(encoder.decode_responses)
         try:
             # One deadline for all the replies, where redis-py can read without a timer
             # per reply; otherwise its own timeouts apply to each read, as they would.
@@ -289,11 +307,16 @@ class AutoPipeline:
                 for args in commands:
                     try:
                         if untimed:
-                            reply = await connection.read_response(timeout=untimed)
+                            reply = await connection.read_response(raw, untimed)
                         else:
-                            reply = await connection.read_response()
+                            reply = await connection.read_response(raw)
+                        if raw:
+                            reply = _decoded(reply, encoder.decode)
                     except self._errors.reply as error:
                         replies.append(error)  # its own, as the parser made it
+                        continue
+                    except UnicodeDecodeError as error:
+                        replies.append(error)  # its own: the connection is in step
                         continue
                     name = args[0]
                     try:
@@ -309,7 +332,6 @@ class AutoPipeline:
             raise self._errors.timeout(
                 f"Timeout reading {len(commands)} pipelined replies"
             ) from None
-        return replies
 
 
 # What response callbacks return that is surely no awaitable (inspect.isawaitable is an
@@ -319,6 +341,20 @@ PLAIN_REPLIES = frozenset({dict, list, bytes, str, int, bool, float, type(None)}
 
 def _any(client: object) -> Any:
     return client
+
+
+def _decoded(reply: Any, decode: Any) -> Any:
+    """A reply read as bytes, decoded as the client's parser would have decoded it."""
+    kind = type(reply)
+    if kind is bytes:
+        return decode(reply)
+    if kind is list:
+        return [_decoded(item, decode) for item in reply]
+    if kind is dict:
+        return {_decoded(k, decode): _decoded(v, decode) for k, v in reply.items()}
+    if kind is set:
+        return {_decoded(item, decode) for item in reply}
+    return reply
 
 
 def _fail(future: asyncio.Future[Any], error: BaseException) -> None:

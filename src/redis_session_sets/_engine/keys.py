@@ -88,7 +88,8 @@ def check_unicode(value: str, what: str) -> None:
         try:
             value.encode("utf-8")
         except UnicodeEncodeError:
-            raise ValueError(f"{what} must be valid Unicode (no lone surrogate): {value!r}") from None
+            message = f"{what} must be valid Unicode (no lone surrogate): {value!r}"
+            raise ValueError(message) from None
 
 
 def check_reference_names(references: Iterable[str] | Mapping[str, Any]) -> tuple[str, ...]:

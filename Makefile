@@ -62,6 +62,7 @@ SERVER_MATRIX := tests/store/test_servers.py tests/store/test_store.py \
   tests/store/test_pipelined_store.py tests/engine/test_scripts.py \
   tests/store/test_cluster.py tests/store/test_sentinel.py tests/store/test_faults.py \
   tests/store/test_limits.py tests/store/test_end_reasons.py tests/apps/test_cli.py \
+  tests/store/test_index_upkeep.py \
   --deselect tests/store/test_cluster.py::test_many_users_indexes_equal_the_truth \
   --deselect tests/store/test_faults.py::test_eviction_under_maxmemory
 # (test_eviction_under_maxmemory: on the wheels' Redis 6.2 its load takes 15-30 s, up to

@@ -21,11 +21,22 @@ from redis_session_sets import Store
 
 MINIMAL = "redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])\nredis.call('PEXPIRE', KEYS[1], ARGV[3])"
 BARS = {"set_same_reference": 2.0, "set_moving_reference": 3.0}
+# The bench's own commands, not the scripts'.
+IGNORED = ("cmdstat_config", "cmdstat_info")
 
 
-def _usec_per_call(client: redis.Redis, command: str) -> float:
+def _usec_per_call(client: redis.Redis, command: str) -> tuple[float, dict[str, float]]:
+    """The command's ``usec_per_call``, and per call of it, how many of each other command
+    ran: the commands a script called (commandstats counts them too), its profile."""
     stats: dict[str, Any] = client.info("commandstats")
-    return float(stats.get(f"cmdstat_{command}", {}).get("usec_per_call", 0.0))
+    own = stats.get(f"cmdstat_{command}", {})
+    calls = int(own.get("calls", 0))
+    inner = {
+        name.removeprefix("cmdstat_"): int(entry["calls"]) / calls
+        for name, entry in stats.items()
+        if calls and name != f"cmdstat_{command}" and not name.startswith(IGNORED)
+    }
+    return float(own.get("usec_per_call", 0.0)), inner
 
 
 def _batched(items: Iterable[bytes], size: int) -> Iterator[list[bytes]]:
@@ -114,13 +125,15 @@ def run_redis_cpu(url: str, calls: int = 2000, rounds: int = 5) -> dict[str, Any
     for _, call in kinds.values():
         call(0)  # every script loaded (EVAL) before the counting starts
     per_round: dict[str, list[float]] = {name: [] for name in kinds}
+    commands: dict[str, dict[str, float]] = {}
     try:
         for _ in range(rounds):
             for name, (command, call) in kinds.items():
                 client.config_resetstat()
                 for i in range(calls):
                     call(i)
-                per_round[name].append(_usec_per_call(client, command))
+                spent, commands[name] = _usec_per_call(client, command)
+                per_round[name].append(spent)
     finally:
         client.delete(
             key, store.get_reference_key("user_id", 42), store.get_reference_key("user_id", 43)
@@ -141,5 +154,9 @@ def run_redis_cpu(url: str, calls: int = 2000, rounds: int = 5) -> dict[str, Any
         "rounds": rounds,
         "usec_per_call": usec,
         "ratio_to_minimal": ratios,
+        # Per script call (last round): the Redis commands it ran, e.g. {"zadd": 1.0, ...}.
+        "commands_per_call": {
+            name: dict(sorted(counts.items())) for name, counts in commands.items()
+        },
         "session_infos": infos,
     }

@@ -124,6 +124,9 @@ end
 --   read reports a member whose session is gone meanwhile).
 -- fix_ttl(key): an index's TTL follows its largest score, so the key vanishes with its
 --   last session.
+-- add and remove read the largest score first (one ZRANGE): a missing index needs no
+-- pruning, and add writes the TTL only when the largest score changes (a sign-in within
+-- the slack window of the user's other sessions writes none).
 local function index_ops()
   local function prune(key, now)
     local dead = redis.call('ZRANGEBYSCORE', key, '-inf', now, 'LIMIT', 0, PRUNE)
@@ -135,15 +138,32 @@ local function index_ops()
   end
   -- Returns 1 when `id` joined the index (was not a member), 0 when it was renewed.
   local function add(key, id, score, now)
+    local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+    if not top[2] then -- a new index: nothing to prune, and score is its largest
+      redis.call('ZADD', key, score, id)
+      redis.call('PEXPIREAT', key, score)
+      return 1
+    end
     prune(key, now)
     local joined = redis.call('ZADD', key, score, id)
-    fix_ttl(key)
+    local largest = tonumber(top[2])
+    if score > largest then
+      redis.call('PEXPIREAT', key, score)
+    elseif largest <= now or (top[1] == id and score < largest) then
+      fix_ttl(key) -- the largest was pruned, or was this member's and went down
+    end
     return joined
   end
   local function remove(key, id, now)
     redis.call('ZREM', key, id)
+    local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+    if not top[2] then return end -- the index left with its last member
     prune(key, now)
-    fix_ttl(key)
+    if tonumber(top[2]) <= now then
+      fix_ttl(key) -- the largest was pruned
+    else
+      redis.call('PEXPIREAT', key, top[2])
+    end
   end
   return prune, fix_ttl, add, remove
 end
@@ -186,23 +206,33 @@ end
 -- Opens the session in `key` with one read. Returns its creation time (nil when there is
 -- no live session), its reference values, the time of its last write (__touched) and
 -- whether it holds a __csrf field (an older version's, which the next write removes). A
--- session past the absolute max age is destroyed here.
-local function open_session(key, id, now)
-  local got = redis.call('HMGET', key, '__created', '__touched', '__csrf', unpack(REFS))
+-- session past the absolute max age is destroyed here. `extra` (optional, at most SLICE
+-- names): more fields read by the same HMGET, whose values (false = none) come fifth.
+local function open_session(key, id, now, extra)
+  local got, more = nil, {}
+  if extra then
+    local names = { '__created', '__touched', '__csrf', unpack(REFS) }
+    local n = #names
+    for i = 1, #extra do names[n + i] = extra[i] end
+    got = redis.call('HMGET', key, unpack(names))
+    for i = 1, #extra do more[i] = got[n + i] end
+  else
+    got = redis.call('HMGET', key, '__created', '__touched', '__csrf', unpack(REFS))
+  end
   local old = {}
   for i = 1, #REFS do old[i] = index_value(got[i + 3]) end
   local created = tonumber(got[1])
   if not created then
-    if redis.call('EXISTS', key) == 0 then return nil, old, nil, false end
-    return now, old, nil, got[3] -- a hash written by hand, without __created
+    if redis.call('EXISTS', key) == 0 then return nil, old, nil, false, {} end
+    return now, old, nil, got[3], more -- a hash written by hand, without __created
   end
   --#if ABSOLUTE
   if created + ABSOLUTE <= now then
     destroy(key, id, old, now)
-    return nil, old, nil, false
+    return nil, old, nil, false, {}
   end
   --#end
-  return created, old, tonumber(got[2]), got[3]
+  return created, old, tonumber(got[2]), got[3], more
 end
 
 -- The reference values after writing the field/value pairs in ARGV[first..].

@@ -50,11 +50,8 @@ local values, joined = {}, {}
 for i = 1, #REFS do
   values[i] = index_value(raw[i])
   if INLINE and values[i] then
-    local prune, fix_ttl = index_ops()
-    local index = PREFIX .. ':r:' .. names[i] .. ':{' .. values[i] .. '}'
-    prune(index, now)
-    local added = redis.call('ZADD', index, score, id_of(key))
-    fix_ttl(index)
+    local _, _, add = index_ops()
+    local added = add(PREFIX .. ':r:' .. names[i] .. ':{' .. values[i] .. '}', id_of(key), score, now)
     --#if LIMITED
     -- A member that was missing (removed by hand, or pruned) joins again.
     if added == 1 and LIMITS[i] > 0 then joined[#joined + 1] = i end

@@ -16,7 +16,16 @@
 -- ARGV[6+n+2m ..]       field, JSON value, field, JSON value, ...
 local key, now = KEYS[1], now_ms()
 local id = id_of(key)
-local created, old, touched, legacy = open_session(key, id, now)
+local removals = tonumber(ARGV[4])
+local increments = tonumber(ARGV[5 + removals])
+local first_incr = 6 + removals
+local first = first_incr + 2 * increments
+local incr_names = {}
+for i = 1, increments do incr_names[i] = ARGV[first_incr + 2 * i - 2] end
+-- The increments' current values come with the session's own HMGET (up to SLICE of them).
+local one_read = increments > 0 and increments <= SLICE
+local created, old, touched, legacy, before =
+  open_session(key, id, now, one_read and incr_names or nil)
 local existed = created ~= nil
 local head = { '__touched', now }
 if not existed then
@@ -24,16 +33,11 @@ if not existed then
   created, touched = now, nil
   head = { '__created', now, '__touched', now }
 end
-local removals = tonumber(ARGV[4])
-local increments = tonumber(ARGV[5 + removals])
-local first_incr = 6 + removals
-local first = first_incr + 2 * increments
 
 -- The checks, before any write.
-local incr_names = {}
-for i = 1, increments do incr_names[i] = ARGV[first_incr + 2 * i - 2] end
-local before = {}
-if existed and increments > 0 then before = read_fields(key, incr_names, 1, increments) end
+if existed and increments > 0 and not one_read then
+  before = read_fields(key, incr_names, 1, increments)
+end
 local LIMIT = 2 ^ 63
 for i = 1, increments do
   local current = before[i] or '0'

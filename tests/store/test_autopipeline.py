@@ -277,23 +277,19 @@ async def test_a_killed_connection_fails_exactly_the_batch_in_flight(
     await client.aclose()
 
 
-async def test_a_killed_connection_is_retried_as_the_client_is_configured(
-    raw: redis.Redis, redis_server: RedisServer, client_library: str, errors: Any
-) -> None:
-    """A client configured to retry sends the pipeline again on a new connection: the
-    callers get their replies (the retry policy is the client's, not ours). valkey-py
-    retries only the errors named in ``retry_on_error``; redis-py's default retries too."""
-    client = clients.async_client(
+def retrying_client(client_library: str, port: int, errors: Any) -> Any:
+    """A client that retries a connection error three times."""
+    return clients.async_client(
         client_library,
-        port=redis_server.port,
+        port=port,
         retry=clients.async_retry(client_library, 3),
         retry_on_error=[errors.ConnectionError],
     )
-    pipe = AutoPipeline(client)
-    raw.set("k", "v")
-    gate = asyncio.ensure_future(pipe.execute(("BLPOP", "gate", 0)))
-    callers = [asyncio.ensure_future(pipe.execute(("GET", "k"))) for _ in range(10)]
-    await hold_batch(raw)
+
+
+async def kill_the_blocked_batch(raw: redis.Redis) -> None:
+    """Kills the connection of the batch held by a BLPOP, and waits until its retry is
+    blocked again on a new connection."""
     killed = blocked_clients(raw)[0]["id"]
     raw.client_kill_filter(_id=killed)
 
@@ -301,6 +297,21 @@ async def test_a_killed_connection_is_retried_as_the_client_is_configured(
         return [c["id"] for c in blocked_clients(raw)] not in ([], [killed])
 
     await wait_until(blocked_again, "the retried batch to block again")
+
+
+async def test_a_killed_connection_is_retried_as_the_client_is_configured(
+    raw: redis.Redis, redis_server: RedisServer, client_library: str, errors: Any
+) -> None:
+    """A client configured to retry sends the pipeline again on a new connection: the
+    callers get their replies (the retry policy is the client's, not ours). valkey-py
+    retries only the errors named in ``retry_on_error``; redis-py's default retries too."""
+    client = retrying_client(client_library, redis_server.port, errors)
+    pipe = AutoPipeline(client)
+    raw.set("k", "v")
+    gate = asyncio.ensure_future(pipe.execute(("BLPOP", "gate", 0)))
+    callers = [asyncio.ensure_future(pipe.execute(("GET", "k"))) for _ in range(10)]
+    await hold_batch(raw)
+    await kill_the_blocked_batch(raw)
     raw.rpush("gate", "open")
     assert list(await gate) == [b"gate", b"open"]
     assert await asyncio.gather(*callers) == [b"v"] * 10
@@ -313,24 +324,13 @@ async def test_a_retried_batch_sends_again_only_the_commands_left_unanswered(
     """The INCR before the held BLPOP was answered when the connection was killed: the
     retry must not run it again (``client.execute_command`` would not: its reply came).
     The BLPOP and the GET after it had no reply, so they go out again, as they would."""
-    client = clients.async_client(
-        client_library,
-        port=redis_server.port,
-        retry=clients.async_retry(client_library, 3),
-        retry_on_error=[errors.ConnectionError],
-    )
+    client = retrying_client(client_library, redis_server.port, errors)
     pipe = AutoPipeline(client)
     incr = asyncio.ensure_future(pipe.execute(("INCR", "n")))
     gate = asyncio.ensure_future(pipe.execute(("BLPOP", "gate", 0)))
     after = asyncio.ensure_future(pipe.execute(("GET", "n")))
     await hold_batch(raw)  # INCR has run and its reply is on its way (or read)
-    killed = blocked_clients(raw)[0]["id"]
-    raw.client_kill_filter(_id=killed)
-
-    async def blocked_again() -> bool:
-        return [c["id"] for c in blocked_clients(raw)] not in ([], [killed])
-
-    await wait_until(blocked_again, "the retried batch to block again")
+    await kill_the_blocked_batch(raw)
     raw.rpush("gate", "open")
     assert (await incr, list(await gate), await after) == (1, [b"gate", b"open"], b"1")
     assert raw.get("n") == b"1"

@@ -264,17 +264,16 @@ class AutoPipeline:
             # execute_command would not send it again: no INCR applied twice).
             replies: list[Any] = []
 
-            async def attempt() -> list[Any]:
+            async def attempt() -> None:
                 rest = commands[len(replies) :]
                 again = pack_commands(connection, rest) if replies else packed
                 await self._send_and_read(connection, again, rest, replies)
-                return replies
 
             async def fail(error: BaseException) -> None:
                 await connection.disconnect()  # reconnected by the next attempt
 
-            result: list[Any] = await connection.retry.call_with_retry(attempt, fail)
-            return result
+            await connection.retry.call_with_retry(attempt, fail)
+            return replies
         finally:
             await pool.release(connection)
 

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from .keys import TOUCHED_FIELD as TOUCHED
+from .keys import check_unicode
 from .types import SessionInfo
 
 TOUCHED_BYTES = TOUCHED.encode()
@@ -31,16 +32,6 @@ def text(value: Any) -> str:
 def encode_value(field: str, value: Any) -> str:
     try:
         encoded = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-        if not encoded.isascii():
-            # A lone surrogate ("\ud800", as json.loads of a visitor's JSON can make) is
-            # no UTF-8: refused here, as in field names, rather than failing in the
-            # client, where an auto-pipelined batch would fail whole.
-            encoded.encode("utf-8")
-        return encoded
-    except UnicodeEncodeError:
-        raise ValueError(
-            f"session field {field!r}: value must be valid Unicode (no lone surrogate)"
-        ) from None
     except (TypeError, ValueError) as error:
         raise type(error)(
             f"session field {field!r}: value cannot be JSON-encoded: {error}"
@@ -51,6 +42,10 @@ def encode_value(field: str, value: Any) -> str:
         raise ValueError(
             f"session field {field!r}: value cannot be JSON-encoded: nested too deeply"
         ) from None
+    # JSON keeps a lone surrogate ("\ud800") as it is, and it is no UTF-8: refused as in
+    # field names, before the client would fail to encode it (keys.check_unicode).
+    check_unicode(encoded, f"session field {field!r}: values")
+    return encoded
 
 
 # json.loads(s) is the decoder's scanner(s, 0) plus checks for surrounding whitespace
@@ -84,7 +79,7 @@ def decode_hash(reply: Any) -> tuple[dict[str, Any], Any]:
     """A hash reply (a dict, or a flat field/value list) as the user's fields and the
     raw ``__touched`` (None when absent), in one pass: the read of every request that
     uses its session goes through here."""
-    items = reply.items() if type(reply) is dict else zip(reply[::2], reply[1::2], strict=True)
+    items = reply.items() if isinstance(reply, dict) else zip(reply[::2], reply[1::2], strict=True)
     fields = {}
     touched = None
     for name, raw in items:

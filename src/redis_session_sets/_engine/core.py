@@ -467,8 +467,8 @@ class StoreCore:
             elif names is None:
                 raw = yield Command(("HGETALL", key))
             else:
-                values = yield Command(("HMGET", key, *meta))
-                raw = {n: v for n, v in zip(meta, values, strict=True) if v is not None}
+                got = yield Command(("HMGET", key, *meta))
+                raw = {n: v for n, v in zip(meta, got, strict=True) if v is not None}
             values, touched = decode_hash(raw)
             return SessionRead(
                 exists=bool(raw),

@@ -89,7 +89,7 @@ def check_unicode(value: str, what: str) -> None:
             value.encode("utf-8")
         except UnicodeEncodeError:
             raise ValueError(
-                f"{what} must be valid Unicode (no lone surrogate): {value!r}"
+                f"{what} must be valid Unicode (no lone surrogate): {value[:80]!r}"
             ) from None
 
 
